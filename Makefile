@@ -1,0 +1,26 @@
+# semipoison: every target installs what it needs first (make setup is idempotent).
+SHELL := /bin/bash
+export NODE_OPTIONS ?= --max-old-space-size=8192
+
+.PHONY: setup demo demo-quick test lint bench fixtures
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	./bin/semipoison.js demo
+
+test: setup
+	npx vitest run
+
+lint: setup
+	npm run lint
+
+bench: setup
+	@scripts/setup.sh python3-torch
+	npx tsx bench/engine.ts
+
+# Reference values for the tests, computed once with Debian's PyTorch and committed.
+fixtures:
+	@scripts/setup.sh python3-torch
+	/usr/bin/python3 scripts/make_fixtures.py

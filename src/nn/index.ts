@@ -1,0 +1,5 @@
+// The nn layer: modules, layers, models, optimizers, EMA and schedules.
+export * from './module.js';
+export * from './layers.js';
+export * from './models.js';
+export * from './optim.js';

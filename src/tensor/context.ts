@@ -1,0 +1,112 @@
+// Thread-local engine state: grad mode, autocast, seeding, threads and devices.
+import { availableParallelism } from 'node:os';
+import { native } from './native.js';
+import { Tensor, type Device, type DType } from './tensor.js';
+
+/** Runs fn with gradient recording off (evaluation, optimizer updates, EMA). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = native.setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    native.setGradEnabled(prev);
+  }
+}
+
+/** Runs fn with gradient recording on, even inside noGrad. */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = native.setGradEnabled(true);
+  try {
+    return fn();
+  } finally {
+    native.setGradEnabled(prev);
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return native.isGradEnabled();
+}
+
+export interface AutocastOptions {
+  /** Which device's autocast to switch ('cpu' or 'cuda'; a 'cuda:N' device means 'cuda'). */
+  device?: Device;
+  /** The lower-precision dtype; bfloat16 on CPU. */
+  dtype?: 'bfloat16' | 'float16';
+  /** When false, fn runs unchanged: lets callers keep one code path for both precisions. */
+  enabled?: boolean;
+}
+
+/**
+ * Runs fn under libtorch's autocast: convolutions and matmuls run in bfloat16 while weights stay
+ * float32 (master weights) and precision-sensitive ops (losses, softmax, norms) stay float32.
+ */
+export function autocast<T>(fn: () => T, opts: AutocastOptions = {}): T {
+  if (opts.enabled === false) return fn();
+  const deviceType = (opts.device ?? 'cpu').startsWith('cuda') ? 'cuda' : 'cpu';
+  const dtype = opts.dtype ?? (deviceType === 'cpu' ? 'bfloat16' : 'float16');
+  if (deviceType === 'cpu' && dtype !== 'bfloat16') throw new Error('autocast: CPU autocast supports bfloat16 only');
+  const prev = native.setAutocast(deviceType, true, dtype);
+  native.autocastNesting(1);
+  try {
+    const r = fn();
+    if (r instanceof Promise) throw new Error('autocast() takes a synchronous function');
+    return r;
+  } finally {
+    native.autocastNesting(-1);
+    native.setAutocast(deviceType, prev, dtype);
+  }
+}
+
+/** Seeds libtorch's global generators (CPU and, when present, every CUDA device). */
+export function manualSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`manualSeed: seed must be a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
+
+/** The CPU generator's state (uint8 tensor), to save in checkpoints for bit-exact resume. */
+export function getRngState(): Tensor {
+  return new Tensor(native.getRngState());
+}
+
+export function setRngState(state: Tensor): void {
+  if (state.dtype !== 'uint8') throw new Error(`setRngState: expected a uint8 tensor, got ${state.dtype}`);
+  native.setRngState(state.handle);
+}
+
+/** Sets libtorch's intra-op thread count; the default is every core. */
+export function setNumThreads(n: number = availableParallelism()): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setNumThreads: expected a positive integer, got ${n}`);
+  native.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+export function cudaDeviceCount(): number {
+  return native.cudaDeviceCount();
+}
+
+/** Validates a device string against what this libtorch build has. */
+export function checkDevice(device: Device): Device {
+  const m = /^(cpu|cuda)(?::(\d+))?$/.exec(device);
+  if (!m) throw new Error(`unknown device '${device}': use 'cpu', 'cuda' or 'cuda:N'`);
+  if (m[1] === 'cuda') {
+    const n = cudaDeviceCount();
+    if (n === 0) {
+      throw new Error(
+        `device '${device}' requested but this libtorch has no CUDA device: build against a CUDA libtorch with ` +
+          'LIBTORCH=/path/to/libtorch npm run build:native, on a machine with an NVIDIA GPU',
+      );
+    }
+    const idx = m[2] ? Number(m[2]) : 0;
+    if (idx >= n) throw new Error(`device '${device}' does not exist: ${n} CUDA device(s) present`);
+  }
+  return device;
+}
+
+export function engineVersion(): string {
+  return native.version();
+}
+
+export type { Device, DType };
