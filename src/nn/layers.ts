@@ -73,7 +73,8 @@ export class Conv2d extends Module {
     const w = empty([outChannels, inChannels, kernelSize, kernelSize], { device: opts.device });
     initWeight(w, opts.init ?? 'kaimingFanOut', { fanIn: inChannels * k2, fanOut: outChannels * k2 });
     this.registerParameter('weight', w);
-    if (opts.bias ?? false) this.registerParameter('bias', zeros([outChannels], { device: opts.device }), { decay: false });
+    if (opts.bias ?? false)
+      this.registerParameter('bias', zeros([outChannels], { device: opts.device }), { decay: false });
   }
   forward(x: Tensor): Tensor {
     return conv2d(x, this.p.weight, this.p.bias ?? null, { stride: this.stride, padding: this.padding });
@@ -105,7 +106,8 @@ export class ConvTranspose2d extends Module {
     const w = empty([inChannels, outChannels, kernelSize, kernelSize], { device: opts.device });
     initWeight(w, opts.init ?? 'normal02', { fanIn: outChannels * k2, fanOut: inChannels * k2 });
     this.registerParameter('weight', w);
-    if (opts.bias ?? false) this.registerParameter('bias', zeros([outChannels], { device: opts.device }), { decay: false });
+    if (opts.bias ?? false)
+      this.registerParameter('bias', zeros([outChannels], { device: opts.device }), { decay: false });
   }
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.p.weight, this.p.bias ?? null, {
@@ -134,7 +136,8 @@ export class Linear extends Module {
     const w = empty([outFeatures, inFeatures], { device: opts.device });
     initWeight(w, opts.init ?? 'xavierNormal', { fanIn: inFeatures, fanOut: outFeatures });
     this.registerParameter('weight', w);
-    if (opts.bias ?? true) this.registerParameter('bias', zeros([outFeatures], { device: opts.device }), { decay: false });
+    if (opts.bias ?? true)
+      this.registerParameter('bias', zeros([outFeatures], { device: opts.device }), { decay: false });
   }
   forward(x: Tensor): Tensor {
     return linear(x, this.p.weight, this.p.bias ?? null);

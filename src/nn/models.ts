@@ -86,7 +86,14 @@ export class WideResNet extends Classifier {
     for (let s = 0; s < scales; s++) {
       const out = filters << s;
       for (let i = 0; i < repeat; i++) {
-        const unit = new ResidualUnit(i === 0 ? c : out, out, i === 0 && s > 0 ? 2 : 1, s === 0 && i === 0, mom, device);
+        const unit = new ResidualUnit(
+          i === 0 ? c : out,
+          out,
+          i === 0 && s > 0 ? 2 : 1,
+          s === 0 && i === 0,
+          mom,
+          device,
+        );
         this.units.push(this.registerModule(`unit${s}_${i}`, unit));
       }
       c = out;

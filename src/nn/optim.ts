@@ -202,12 +202,19 @@ export interface EmaOptions {
    * 'average' averages them like the weights (the TF reference). Short CPU runs need 'copy'.
    */
   buffers?: 'copy' | 'average';
+  /**
+   * Use min(decay, (1 + n) / (10 + n)) at update n, as TF's ExponentialMovingAverage with
+   * num_updates: the average stops carrying the random initialisation after a few hundred steps.
+   */
+  warmup?: boolean;
 }
 
 /** Exponential moving average of a model's weights, kept in a shadow model used for evaluation. */
 export class Ema {
   readonly decay: number;
   readonly bufferMode: 'copy' | 'average';
+  readonly warmup: boolean;
+  updates = 0;
   constructor(
     readonly source: Module,
     readonly shadow: Module,
@@ -215,25 +222,32 @@ export class Ema {
   ) {
     this.decay = opts.decay ?? 0.999;
     this.bufferMode = opts.buffers ?? 'copy';
+    this.warmup = opts.warmup ?? false;
     if (!(this.decay >= 0 && this.decay <= 1)) throw new Error(`Ema: decay must be in [0, 1], got ${this.decay}`);
     shadow.loadStateDict(source.stateDict());
     shadow.eval();
     for (const p of shadow.parameters()) p.setRequiresGrad(false);
   }
+  /** The decay applied at the next update. */
+  currentDecay(): number {
+    return this.warmup ? Math.min(this.decay, (1 + this.updates) / (10 + this.updates)) : this.decay;
+  }
   update(): void {
+    const decay = this.currentDecay();
+    this.updates++;
     noGrad(() => {
       const sp = this.shadow.parameters();
       const lp = this.source.parameters();
-      foreach('mul_', 'Scalar', [sp, this.decay]);
-      foreach('add_', 'List', [sp, lp], { alpha: 1 - this.decay });
+      foreach('mul_', 'Scalar', [sp, decay]);
+      foreach('add_', 'List', [sp, lp], { alpha: 1 - decay });
       const sb = this.shadow.buffers();
       const lb = this.source.buffers();
       if (sb.length === 0) return;
       if (this.bufferMode === 'copy') {
         sb.forEach((b, i) => b.copy_(lb[i]));
       } else {
-        foreach('mul_', 'Scalar', [sb, this.decay]);
-        foreach('add_', 'List', [sb, lb], { alpha: 1 - this.decay });
+        foreach('mul_', 'Scalar', [sb, decay]);
+        foreach('add_', 'List', [sb, lb], { alpha: 1 - decay });
       }
     });
   }

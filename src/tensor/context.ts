@@ -1,4 +1,5 @@
 // Thread-local engine state: grad mode, autocast, seeding, threads and devices.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { native } from './native.js';
 import { Tensor, type Device, type DType } from './tensor.js';
@@ -59,7 +60,8 @@ export function autocast<T>(fn: () => T, opts: AutocastOptions = {}): T {
 
 /** Seeds libtorch's global generators (CPU and, when present, every CUDA device). */
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`manualSeed: seed must be a non-negative integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new Error(`manualSeed: seed must be a non-negative integer, got ${seed}`);
   native.manualSeed(seed);
 }
 
@@ -77,6 +79,14 @@ export function setRngState(state: Tensor): void {
 export function setNumThreads(n: number = availableParallelism()): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setNumThreads: expected a positive integer, got ${n}`);
   native.setNumThreads(n);
+}
+
+/**
+ * Flushes denormal floats to zero on the CPU (torch.set_flush_denormal). Early training produces
+ * many denormals, which run ~5× slower; returns false where the CPU cannot flush them.
+ */
+export function setFlushDenormal(flag = true): boolean {
+  return native.setFlushDenormal(flag);
 }
 
 export function getNumThreads(): number {
@@ -110,3 +120,31 @@ export function engineVersion(): string {
 }
 
 export type { Device, DType };
+
+/**
+ * Lets the event loop run. Node-API runs the finalizers of collected tensor handles on the event
+ * loop, so a long synchronous loop holds their small native wrappers until it yields: training
+ * loops call this once a step.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Whether this CPU computes bfloat16 natively (AVX-512-BF16 or AMX). Without it libtorch emulates
+ * bfloat16 and autocast is many times slower than float32, so 'auto' precision picks float32.
+ */
+export function cpuHasNativeBf16(): boolean {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    return /\b(avx512_bf16|amx_bf16)\b/.test(info);
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves a precision choice: 'auto' uses bfloat16 autocast on CUDA and on CPUs with native bfloat16. */
+export function resolveBf16(choice: boolean | 'auto', device: Device = 'cpu'): boolean {
+  if (choice !== 'auto') return choice;
+  return device.startsWith('cuda') || cpuHasNativeBf16();
+}

@@ -75,7 +75,9 @@ export function tensor(data: ArrayBufferView | readonly number[], shape?: Shape,
     typed = data as ArrayBufferView;
     const Ctor = ARRAY_TYPES[dtype];
     if (!(typed instanceof Ctor)) {
-      throw new Error(`tensor: a ${(typed as object).constructor.name} cannot hold dtype ${dtype} (expected ${Ctor.name})`);
+      throw new Error(
+        `tensor: a ${(typed as object).constructor.name} cannot hold dtype ${dtype} (expected ${Ctor.name})`,
+      );
     }
   }
   return new Tensor(native.fromArray(typed, [...dims], dtype, opts.device));
@@ -252,7 +254,9 @@ export function convTranspose2d(
 ): Tensor {
   if (input.ndim !== 4) throw new Error(`convTranspose2d: input must be N×C×H×W, got [${input.shape.join(',')}]`);
   if (weight.ndim !== 4 || weight.shape[0] !== input.shape[1]) {
-    throw new Error(`convTranspose2d: weight [${weight.shape.join(',')}] does not match ${input.shape[1]} input channels`);
+    throw new Error(
+      `convTranspose2d: weight [${weight.shape.join(',')}] does not match ${input.shape[1]} input channels`,
+    );
   }
   return callOp('conv_transpose2d', 'input', [
     input,
@@ -323,10 +327,20 @@ export function dropout(input: Tensor, p: number, training: boolean): Tensor {
   return callOp('dropout', '', [input, p, training]);
 }
 
-export function maxPool2d(input: Tensor, kernel: number | [number, number], stride?: number | [number, number], padding: number | [number, number] = 0): Tensor {
+export function maxPool2d(
+  input: Tensor,
+  kernel: number | [number, number],
+  stride?: number | [number, number],
+  padding: number | [number, number] = 0,
+): Tensor {
   return callOp('max_pool2d', '', [input, pair(kernel), pair(stride ?? kernel), pair(padding)]);
 }
-export function avgPool2d(input: Tensor, kernel: number | [number, number], stride?: number | [number, number], padding: number | [number, number] = 0): Tensor {
+export function avgPool2d(
+  input: Tensor,
+  kernel: number | [number, number],
+  stride?: number | [number, number],
+  padding: number | [number, number] = 0,
+): Tensor {
   return callOp('avg_pool2d', '', [input, pair(kernel), pair(stride ?? kernel), pair(padding)]);
 }
 export function adaptiveAvgPool2d(input: Tensor, size: number | [number, number]): Tensor {
@@ -424,7 +438,11 @@ export function crossEntropy(
 }
 
 /** KL(target ‖ input) with input given as log-probabilities, as torch.nn.functional.kl_div. */
-export function klDiv(logInput: Tensor, target: Tensor, opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}): Tensor {
+export function klDiv(
+  logInput: Tensor,
+  target: Tensor,
+  opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {},
+): Tensor {
   if (logInput.shape.join(',') !== target.shape.join(',')) {
     throw new Error(`klDiv: shapes [${logInput.shape.join(',')}] and [${target.shape.join(',')}] differ`);
   }

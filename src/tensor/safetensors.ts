@@ -18,7 +18,18 @@ const CODES: Record<DType, string> = {
   uint8: 'U8',
   bool: 'BOOL',
 };
-const SIZES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const SIZES: Record<string, number> = {
+  F32: 4,
+  F64: 8,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 const FROM_CODE = Object.fromEntries(Object.entries(CODES).map(([d, c]) => [c, d as DType]));
 const MAX_HEADER = 100 * 1024 * 1024;
 
@@ -65,7 +76,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   return [len, headerBytes, ...blobs];
 }
 
-export function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+export function saveSafetensors(
+  path: string,
+  tensors: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
@@ -119,7 +134,9 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
     const numel = (shape as number[]).reduce((a, x) => a * x, 1);
     if (end < b || end > dataLen) fail(`tensor "${name}" data [${b}, ${end}) lies outside the ${dataLen} data bytes`);
     if (end - b !== numel * SIZES[CODES[dtype!]]) {
-      fail(`tensor "${name}" has ${end - b} bytes but shape ${JSON.stringify(shape)} of ${dtype} needs ${numel * SIZES[CODES[dtype!]]}`);
+      fail(
+        `tensor "${name}" has ${end - b} bytes but shape ${JSON.stringify(shape)} of ${dtype} needs ${numel * SIZES[CODES[dtype!]]}`,
+      );
     }
     entries.push([name, dtype!, shape as number[], b, end]);
   }

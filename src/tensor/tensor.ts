@@ -1,7 +1,18 @@
 // The Tensor class, deterministic memory scopes and the raw operator call every wrapper uses.
 import { native, type NativeTensor } from './native.js';
 
-export const DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'] as const;
+export const DTYPES = [
+  'float32',
+  'float64',
+  'float16',
+  'bfloat16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+] as const;
 export type DType = (typeof DTYPES)[number];
 /** 'cpu', 'cuda' or 'cuda:N'. */
 export type Device = string;
@@ -45,7 +56,12 @@ function collectTensors(value: unknown, out: Set<Tensor>, depth = 0): void {
     for (const v of value) collectTensors(v, out, depth + 1);
   } else if (depth < 4 && value instanceof Map) {
     for (const v of value.values()) collectTensors(v, out, depth + 1);
-  } else if (depth < 4 && value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  } else if (
+    depth < 4 &&
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     for (const v of Object.values(value)) collectTensors(v, out, depth + 1);
   }
 }
@@ -121,7 +137,12 @@ function wrapResult(r: unknown): unknown {
  * Calls an ATen operator by schema name through the c10 dispatcher. Tensor results come back
  * as tracked Tensors. Typed wrappers below validate their arguments before calling this.
  */
-export function callOp<R = Tensor>(name: string, overload: string, args: unknown[], kwargs?: Record<string, unknown>): R {
+export function callOp<R = Tensor>(
+  name: string,
+  overload: string,
+  args: unknown[],
+  kwargs?: Record<string, unknown>,
+): R {
   const nargs = args.map((a, i) => toNativeArg(a, name, i));
   let nkw: Record<string, unknown> | undefined;
   if (kwargs) {
@@ -132,7 +153,13 @@ export function callOp<R = Tensor>(name: string, overload: string, args: unknown
 }
 
 /** Calls an in-place operator and returns its receiver instead of a second handle to it. */
-function inplace(self: Tensor, name: string, overload: string, args: unknown[], kwargs?: Record<string, unknown>): Tensor {
+function inplace(
+  self: Tensor,
+  name: string,
+  overload: string,
+  args: unknown[],
+  kwargs?: Record<string, unknown>,
+): Tensor {
   const r = callOp<Tensor>(name, overload, [self, ...args], kwargs);
   r.dispose();
   return self;
@@ -141,7 +168,8 @@ function inplace(self: Tensor, name: string, overload: string, args: unknown[], 
 // ------------------------------------------------------------------ validation helpers
 
 export function checkFinite(opName: string, name: string, v: number): void {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${opName}: ${name} must be a finite number, got ${v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new Error(`${opName}: ${name} must be a finite number, got ${v}`);
 }
 
 export function checkInt(opName: string, name: string, v: number, min = -Infinity): void {
@@ -610,7 +638,9 @@ export class Tensor {
     }
     const prod = known.reduce((a, b) => a * b, 1);
     if (inferred === 0 ? prod !== this.numel : prod === 0 || this.numel % prod !== 0) {
-      throw new Error(`reshape: cannot reshape ${shapeStr(this.shape)} (${this.numel} elements) into ${shapeStr(shape)}`);
+      throw new Error(
+        `reshape: cannot reshape ${shapeStr(this.shape)} (${this.numel} elements) into ${shapeStr(shape)}`,
+      );
     }
     return callOp('reshape', '', [this, [...shape]]);
   }
@@ -619,7 +649,11 @@ export class Tensor {
   }
   flatten(startDim = 0, endDim = -1): Tensor {
     if (this.ndim === 0) return this.reshape([1]);
-    return callOp('flatten', 'using_ints', [this, normDim('flatten', this, startDim), normDim('flatten', this, endDim)]);
+    return callOp('flatten', 'using_ints', [
+      this,
+      normDim('flatten', this, startDim),
+      normDim('flatten', this, endDim),
+    ]);
   }
   permute(dims: number[]): Tensor {
     if (dims.length !== this.ndim) {
@@ -657,7 +691,9 @@ export class Tensor {
   narrow(dim: number, start: number, length: number): Tensor {
     const d = normDim('narrow', this, dim);
     if (start < 0 || length < 0 || start + length > this.shape[d]) {
-      throw new Error(`narrow: range [${start}, ${start + length}) out of bounds for dim ${d} of size ${this.shape[d]}`);
+      throw new Error(
+        `narrow: range [${start}, ${start + length}) out of bounds for dim ${d} of size ${this.shape[d]}`,
+      );
     }
     return callOp('narrow', '', [this, d, start, length]);
   }

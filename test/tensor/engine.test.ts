@@ -88,8 +88,12 @@ describe('errors are clear and recoverable', () => {
     const b = ones([2, 3]);
     expect(() => a.matmul(b)).toThrow(/matmul: shapes \[2,3\] and \[2,3\] do not match/);
     expect(() => a.add(ones([4]))).toThrow(/add: shapes \[2,3\] and \[4\] cannot be broadcast/);
-    expect(() => conv2d(ones([1, 2, 5, 5]), ones([4, 3, 3, 3]))).toThrow(/weight expects 3 input channels, input has 2/);
-    expect(() => linear(ones([2, 5]), ones([3, 4]))).toThrow(/linear: weight \[3,4\] does not take inputs with 5 features/);
+    expect(() => conv2d(ones([1, 2, 5, 5]), ones([4, 3, 3, 3]))).toThrow(
+      /weight expects 3 input channels, input has 2/,
+    );
+    expect(() => linear(ones([2, 5]), ones([3, 4]))).toThrow(
+      /linear: weight \[3,4\] does not take inputs with 5 features/,
+    );
     expect(() => a.reshape([4, 2])).toThrow(/cannot reshape \[2,3\] \(6 elements\) into \[4,2\]/);
     dispose([a, b]);
   });
@@ -149,7 +153,10 @@ describe('errors are clear and recoverable', () => {
 
 describe('randomness', () => {
   it('manualSeed makes every generator reproducible, and the RNG state restores exactly', () => {
-    const draw = () => tidy(() => [rand([5]), randn([5]), randint(0, 100, [5]), randperm(7), bernoulli(0.5, [8])].map((t) => t.toNumbers()));
+    const draw = () =>
+      tidy(() =>
+        [rand([5]), randn([5]), randint(0, 100, [5]), randperm(7), bernoulli(0.5, [8])].map((t) => t.toNumbers()),
+      );
     manualSeed(42);
     const first = draw();
     manualSeed(42);
@@ -258,8 +265,12 @@ describe('safetensors', () => {
       len.writeBigUInt64LE(BigInt(h.length));
       return Buffer.concat([len, h, Buffer.alloc(data)]);
     };
-    expect(() => decodeSafetensors(mk({ a: { dtype: 'X9', shape: [1], data_offsets: [0, 4] } }, 4))).toThrow(/unsupported dtype/);
-    expect(() => decodeSafetensors(mk({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4))).toThrow(/needs 8/);
+    expect(() => decodeSafetensors(mk({ a: { dtype: 'X9', shape: [1], data_offsets: [0, 4] } }, 4))).toThrow(
+      /unsupported dtype/,
+    );
+    expect(() => decodeSafetensors(mk({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4))).toThrow(
+      /needs 8/,
+    );
     expect(() =>
       decodeSafetensors(
         mk(
@@ -271,7 +282,9 @@ describe('safetensors', () => {
         ),
       ),
     ).toThrow(/gap or overlap/);
-    expect(() => decodeSafetensors(mk({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 8))).toThrow(/trailing bytes/);
+    expect(() => decodeSafetensors(mk({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 8))).toThrow(
+      /trailing bytes/,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'st-'));
     writeFileSync(join(dir, 'x.safetensors'), 'hello');
     expect(() => loadSafetensors(join(dir, 'x.safetensors'))).toThrow(/x\.safetensors: not a valid safetensors file/);

@@ -28,8 +28,7 @@ import {
 import { expectClose, loadFixture } from '../helpers.js';
 
 const fx = loadFixture('ops');
-const theta = () =>
-  tensor([0.9, -0.2, 0.1, 0.15, 1.1, -0.05, 1, 0, 0, 0, 1, 0], [2, 2, 3]);
+const theta = () => tensor([0.9, -0.2, 0.1, 0.15, 1.1, -0.05, 1, 0, 0, 0, 1, 0], [2, 2, 3]);
 
 type Case = (...xs: Tensor[]) => Tensor;
 const CASES: Record<string, Case> = {

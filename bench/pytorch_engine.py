@@ -1,0 +1,48 @@
+"""PyTorch side of `make bench`: times one SGD step of the same models, printing JSON.
+
+Usage: /usr/bin/python3 bench/pytorch_engine.py THREADS MODEL STEPS [bf16]
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+from reference_models import SmallCnn, WideResNet, decay_groups  # noqa: E402
+
+
+def main():
+    threads, model_name, steps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    bf16 = len(sys.argv) > 4 and sys.argv[4] == "bf16"
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    if model_name == "cnn":
+        model, x = SmallCnn(width=32), torch.randn(64, 1, 28, 28)
+    else:
+        model, x = WideResNet(), torch.randn(64, 3, 32, 32)
+    y = torch.randint(0, 10, (64,))
+    opt = torch.optim.SGD(decay_groups(model), lr=0.03, momentum=0.9, nesterov=True)
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up: oneDNN primitive creation
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    print(json.dumps({"median_ms": times[len(times) // 2], "steps": steps, "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main()

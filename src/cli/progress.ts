@@ -1,0 +1,42 @@
+// Progress bars for long-running commands (one place, so every command looks the same).
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(value: number, payload?: Record<string, string | number>): void;
+  stop(): void;
+}
+
+/** A bar with ETA on stderr; in a non-TTY (CI, pipes) it prints a line every 10%. */
+export function progressBar(title: string, total: number, fields = ''): Progress {
+  if (!process.stderr.isTTY) {
+    let lastDecile = -1;
+    const start = Date.now();
+    return {
+      update(value, payload = {}) {
+        const decile = Math.floor((10 * value) / Math.max(total, 1));
+        if (decile === lastDecile) return;
+        lastDecile = decile;
+        const extra = Object.entries(payload)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(' ');
+        const secs = ((Date.now() - start) / 1000).toFixed(0);
+        process.stderr.write(`${title}: ${value}/${total} ${extra} (${secs}s)\n`);
+      },
+      stop() {},
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${title.padEnd(18)} {bar} {percentage}% | {value}/{total} | ETA {eta_formatted}${fields ? ` | ${fields}` : ''}`,
+      hideCursor: true,
+      stream: process.stderr,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return {
+    update: (value, payload) => bar.update(value, payload),
+    stop: () => bar.stop(),
+  };
+}

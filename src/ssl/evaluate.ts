@@ -1,0 +1,64 @@
+// Evaluation: batched inference of a classifier over an image set.
+import type { ImageSet } from '../data/index.js';
+import { imagesToTensor, type Normalization } from '../data/tensors.js';
+import { autocast, noGrad, tidy, type Device } from '../tensor/index.js';
+import type { Classifier } from '../nn/index.js';
+
+export interface PredictOptions {
+  batchSize?: number;
+  device?: Device;
+  bf16?: boolean;
+  indices?: ArrayLike<number>;
+}
+
+/** Softmax probabilities (N×C, row-major) of the model in eval mode. */
+export function predictProbs(
+  model: Classifier,
+  set: ImageSet,
+  norm: Normalization,
+  opts: PredictOptions = {},
+): Float32Array {
+  const bs = opts.batchSize ?? 256;
+  const n = opts.indices ? opts.indices.length : set.n;
+  const c = model.numClasses;
+  const out = new Float32Array(n * c);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      for (let s = 0; s < n; s += bs) {
+        const idx = Array.from({ length: Math.min(bs, n - s) }, (_, k) => (opts.indices ? opts.indices[s + k] : s + k));
+        const probs = tidy(() => {
+          const x = imagesToTensor(set, norm, idx, opts.device);
+          const logits = autocast(() => model.forward(x), { enabled: opts.bf16 ?? false, device: opts.device });
+          return logits.to('float32').softmax(1).toFloat32();
+        });
+        out.set(probs, s * c);
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return out;
+}
+
+/** Index of the largest entry of each row. */
+export function argmaxRows(probs: Float32Array, numClasses: number): Int32Array {
+  const n = probs.length / numClasses;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let k = 1; k < numClasses; k++) if (probs[i * numClasses + k] > probs[i * numClasses + best]) best = k;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** Top-1 accuracy on a labeled set. */
+export function accuracy(model: Classifier, set: ImageSet, norm: Normalization, opts: PredictOptions = {}): number {
+  if (!set.labels) throw new Error('accuracy: the evaluation set has no labels');
+  const pred = argmaxRows(predictProbs(model, set, norm, opts), model.numClasses);
+  let correct = 0;
+  for (let i = 0; i < pred.length; i++) if (pred[i] === set.labels[opts.indices ? opts.indices[i] : i]) correct++;
+  return pred.length ? correct / pred.length : 0;
+}
