@@ -1,6 +1,6 @@
 """PyTorch side of `make bench`: times one SGD step of the same models, printing JSON.
 
-Usage: /usr/bin/python3 bench/pytorch_engine.py THREADS MODEL STEPS [bf16]
+Usage: /usr/bin/python3 bench/pytorch_engine.py THREADS MODEL WARMUP STEPS [bf16]
 """
 import json
 import os
@@ -15,9 +15,10 @@ from reference_models import SmallCnn, WideResNet, decay_groups  # noqa: E402
 
 
 def main():
-    threads, model_name, steps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    bf16 = len(sys.argv) > 4 and sys.argv[4] == "bf16"
+    threads, model_name, warmup, steps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    bf16 = len(sys.argv) > 5 and sys.argv[5] == "bf16"
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as semipoison does; denormals slow early steps ~5x
     torch.manual_seed(0)
     if model_name == "cnn":
         model, x = SmallCnn(width=32), torch.randn(64, 1, 28, 28)
@@ -34,7 +35,8 @@ def main():
         loss.backward()
         opt.step()
 
-    step()  # warm-up: oneDNN primitive creation
+    for _ in range(warmup):  # oneDNN primitive creation and first-touch allocation
+        step()
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()

@@ -1,0 +1,218 @@
+// `make bench` (engine part): one SGD training step of the CPU-sized CNN and of WRN-28-2, ours vs
+// PyTorch 1.13 in the same run with the same thread count, in float32 and bfloat16 autocast; the
+// TF.js CPU backend on the CNN; and float32 vs bfloat16 accuracy on a short Fashion-MNIST run.
+// Writes bench/results/engine.json and the engine section of docs/BENCHMARKS.md.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { Command } from 'commander';
+import { loadDataset } from '../src/data/index.js';
+import { Sgd, SmallCnn, WideResNet, type Classifier } from '../src/nn/index.js';
+import { trainSupervised } from '../src/ssl/index.js';
+import {
+  autocast,
+  cpuHasNativeBf16,
+  crossEntropy,
+  manualSeed,
+  randint,
+  randn,
+  setFlushDenormal,
+  setNumThreads,
+  tidy,
+  yieldToEventLoop,
+} from '../src/tensor/index.js';
+
+const opts = new Command()
+  .option('--threads <n>', 'threads for both engines', String(availableParallelism()))
+  .option('--accuracy-steps <n>', 'steps of the float32-vs-bfloat16 Fashion-MNIST run', '500')
+  .option('--tfjs-steps <n>', 'timed TF.js steps (each takes about a minute)', '2')
+  .parse()
+  .opts<{ threads: string; accuracySteps: string; tfjsSteps: string }>();
+const threads = Number(opts.threads);
+setNumThreads(threads);
+setFlushDenormal(true);
+const nativeBf16 = cpuHasNativeBf16();
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function timeOurs(kind: 'cnn' | 'wrn', bf16: boolean, warmup: number, steps: number): Promise<number> {
+  manualSeed(0);
+  const model: Classifier = kind === 'cnn' ? new SmallCnn({ width: 32 }) : new WideResNet();
+  const x = kind === 'cnn' ? randn([64, 1, 28, 28]) : randn([64, 3, 32, 32]);
+  const y = randint(0, 10, [64]);
+  const { decay, noDecay } = model.parameterGroups();
+  const opt = new Sgd(
+    [
+      { params: decay, weightDecay: 5e-4 },
+      { params: noDecay, weightDecay: 0 },
+    ],
+    { lr: 0.03, momentum: 0.9, nesterov: true },
+  );
+  const times: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const t0 = performance.now();
+    tidy(() => {
+      opt.zeroGrad();
+      const loss = autocast(() => crossEntropy(model.forward(x), y), { enabled: bf16 });
+      loss.backward();
+      opt.update();
+    });
+    if (i >= warmup) times.push(performance.now() - t0);
+    await yieldToEventLoop();
+  }
+  model.dispose();
+  x.dispose();
+  y.dispose();
+  return median(times);
+}
+
+function timePytorch(kind: 'cnn' | 'wrn', bf16: boolean, warmup: number, steps: number): number {
+  const args = ['bench/pytorch_engine.py', String(threads), kind, String(warmup), String(steps)];
+  if (bf16) args.push('bf16');
+  const out = execFileSync('/usr/bin/python3', args, { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!).median_ms;
+}
+
+/** The same CNN in TF.js layers on the pure-JS CPU backend. */
+async function timeTfjs(steps: number): Promise<number> {
+  const tf = await import('@tensorflow/tfjs');
+  await tf.setBackend('cpu');
+  const model = tf.sequential();
+  const block = (filters: number, first = false) => {
+    model.add(
+      tf.layers.conv2d({
+        filters,
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        ...(first ? { inputShape: [28, 28, 1] } : {}),
+      }),
+    );
+    model.add(tf.layers.batchNormalization({ momentum: 0.999, epsilon: 1e-3 }));
+    model.add(tf.layers.leakyReLU({ alpha: 0.1 }));
+  };
+  block(32, true);
+  block(32);
+  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  block(64);
+  block(64);
+  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  block(128);
+  model.add(tf.layers.globalAveragePooling2d({}));
+  model.add(tf.layers.dense({ units: 10 }));
+  const optimizer = tf.train.momentum(0.03, 0.9, true);
+  const x = tf.randomNormal([64, 28, 28, 1]);
+  const y = tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10);
+  const times: number[] = [];
+  for (let i = 0; i < steps + 1; i++) {
+    const t0 = performance.now();
+    optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as never) as never);
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+async function accuracyRun(bf16: boolean, steps: number): Promise<number> {
+  const train = await loadDataset('fashion-mnist', 'train');
+  const test = await loadDataset('fashion-mnist', 'test');
+  const r = await trainSupervised({ model: 'cnn', width: 16, steps, seed: 0, bf16 }, train, test);
+  r.model.dispose();
+  r.ema.dispose();
+  return r.testAccuracy!;
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    threads,
+    native_bf16: nativeBf16,
+    command: 'make bench',
+    date: new Date().toISOString().slice(0, 10),
+  };
+  // bfloat16 without hardware support is emulated and ~20x slower: fewer steps keep the run short.
+  const bfSteps = nativeBf16 ? { warmup: 5, steps: 10 } : { warmup: 1, steps: 2 };
+  for (const [key, kind] of [
+    ['cnn', 'cnn'],
+    ['wrn28_2', 'wrn'],
+  ] as const) {
+    const fp = kind === 'cnn' ? { warmup: 8, steps: 20 } : { warmup: 5, steps: 10 };
+    log(`${key}: timing float32 ...`);
+    const ours = await timeOurs(kind, false, fp.warmup, fp.steps);
+    const torch = timePytorch(kind, false, fp.warmup, fp.steps);
+    results[key] = { ours_ms: round(ours), pytorch_ms: round(torch), ratio: round(torch / ours, 2) };
+    log(`${key}: timing bfloat16 ...`);
+    const oursBf = await timeOurs(kind, true, bfSteps.warmup, bfSteps.steps);
+    const torchBf = timePytorch(kind, true, bfSteps.warmup, bfSteps.steps);
+    results[`${key}_bf16`] = {
+      ours_ms: round(oursBf),
+      pytorch_ms: round(torch),
+      pytorch_bf16_ms: round(torchBf),
+      ratio: round(torch / oursBf, 2),
+      ratio_vs_pytorch_bf16: round(torchBf / oursBf, 2),
+    };
+    log(JSON.stringify({ [key]: results[key], [`${key}_bf16`]: results[`${key}_bf16`] }));
+  }
+  log('tfjs: timing the CNN on @tensorflow/tfjs (cpu backend) ...');
+  const tfjs = await timeTfjs(Number(opts.tfjsSteps));
+  const ourCnn = (results.cnn as { ours_ms: number }).ours_ms;
+  results.tfjs_cnn = { ours_ms: ourCnn, tfjs_ms: round(tfjs), ratio: round(tfjs / ourCnn, 2) };
+  log(JSON.stringify(results.tfjs_cnn));
+
+  const accSteps = Number(opts.accuracySteps);
+  log(`accuracy: ${accSteps} steps of the width-16 CNN on Fashion-MNIST, float32 then bfloat16 ...`);
+  const accFp = await accuracyRun(false, accSteps);
+  const accBf = await accuracyRun(true, accSteps);
+  results.bf16_accuracy = {
+    steps: accSteps,
+    float32: round(100 * accFp, 2),
+    bfloat16: round(100 * accBf, 2),
+    difference_points: round(100 * (accBf - accFp), 2),
+  };
+  log(JSON.stringify(results.bf16_accuracy));
+
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/engine.json', JSON.stringify(results, null, 2) + '\n');
+  updateDoc(results);
+  console.log(JSON.stringify(results, null, 2));
+}
+
+function updateDoc(r: Record<string, unknown>): void {
+  type Row = {
+    ours_ms: number;
+    pytorch_ms: number;
+    ratio: number;
+    pytorch_bf16_ms?: number;
+    ratio_vs_pytorch_bf16?: number;
+  };
+  const g = (k: string) => r[k] as Row;
+  const acc = r.bf16_accuracy as { steps: number; float32: number; bfloat16: number; difference_points: number };
+  const tfjs = r.tfjs_cnn as { tfjs_ms: number; ratio: number };
+  const section = [
+    '<!-- engine:start (written by bench/engine.ts) -->',
+    `Machine: ${r.cpu}, ${r.threads} threads, native bfloat16: ${r.native_bf16 ? 'yes' : 'no (AVX2 only: bfloat16 is emulated)'}; ${r.date}; command \`${r.command}\`.`,
+    '',
+    '| one SGD step, batch 64 | ours (ms) | PyTorch 1.13 fp32 (ms) | PyTorch bf16 (ms) | ratio vs PyTorch fp32 | ratio vs PyTorch bf16 |',
+    '|---|---|---|---|---|---|',
+    `| CNN 28×28×1, float32 | ${g('cnn').ours_ms} | ${g('cnn').pytorch_ms} | | **${g('cnn').ratio}** | |`,
+    `| WRN-28-2 32×32×3, float32 | ${g('wrn28_2').ours_ms} | ${g('wrn28_2').pytorch_ms} | | **${g('wrn28_2').ratio}** | |`,
+    `| CNN, bfloat16 autocast | ${g('cnn_bf16').ours_ms} | ${g('cnn_bf16').pytorch_ms} | ${g('cnn_bf16').pytorch_bf16_ms} | **${g('cnn_bf16').ratio}** | **${g('cnn_bf16').ratio_vs_pytorch_bf16}** |`,
+    `| WRN-28-2, bfloat16 autocast | ${g('wrn28_2_bf16').ours_ms} | ${g('wrn28_2_bf16').pytorch_ms} | ${g('wrn28_2_bf16').pytorch_bf16_ms} | **${g('wrn28_2_bf16').ratio}** | **${g('wrn28_2_bf16').ratio_vs_pytorch_bf16}** |`,
+    `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${g('cnn').ours_ms} | | | TF.js ${tfjs.tfjs_ms} ms: ours **${tfjs.ratio}×** faster | |`,
+    '',
+    `bfloat16 vs float32 accuracy, width-16 CNN, ${acc.steps} steps on Fashion-MNIST (full test set): float32 ${acc.float32}%, bfloat16 ${acc.bfloat16}% (${acc.difference_points >= 0 ? '+' : ''}${acc.difference_points} points).`,
+    '<!-- engine:end -->',
+  ].join('\n');
+  const path = 'docs/BENCHMARKS.md';
+  const doc = readFileSync(path, 'utf8');
+  const re = /<!-- engine:start[\s\S]*?<!-- engine:end -->/;
+  if (!re.test(doc)) throw new Error(`${path} has no engine section markers`);
+  writeFileSync(path, doc.replace(re, section));
+}
+
+await main();
