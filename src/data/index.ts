@@ -12,3 +12,4 @@ export * from './tar.js';
 export * from './download.js';
 export * from './datasets.js';
 export * from './tensors.js';
+export * from './augment.js';

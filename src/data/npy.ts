@@ -325,6 +325,21 @@ export class NpyAppender {
     this.rows++;
   }
 
+  /** Drops slices past the first `rows` (a resumed run rewinds its log to its checkpoint). */
+  truncate(rows: number): void {
+    if (this.fd === null) throw new Error(`${this.path}: appender is closed`);
+    if (!Number.isInteger(rows) || rows < 0 || rows > this.rows) {
+      throw new Error(`${this.path}: cannot truncate ${this.rows} slices to ${rows}`);
+    }
+    if (rows === this.rows) return;
+    const sliceBytes = count(this.sliceShape) * DTYPES[this.dtype].size;
+    const header = encodeHeader(this.dtype, [rows, ...this.sliceShape], this.header);
+    writeSync(this.fd, header, 0, header.length, 0);
+    ftruncateSync(this.fd, this.header.length + rows * sliceBytes);
+    if (this.fsync) fsyncSync(this.fd);
+    this.rows = rows;
+  }
+
   close(): void {
     if (this.fd === null) return;
     closeSync(this.fd);

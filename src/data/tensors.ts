@@ -47,18 +47,28 @@ export function imagesToUint8(set: ImageSet, indices?: ArrayLike<number>, device
   );
 }
 
-/** uint8 N×C×H×W → float32, scaled to [0, 1] and normalised per channel. */
-export function normalizeImages(u8: Tensor, norm: Normalization): Tensor {
-  const c = u8.shape[1];
+/** Float images in [0, 1] (N×C×H×W) → (x − mean) / std per channel, the model's input space. */
+export function standardize(x01: Tensor, norm: Normalization): Tensor {
+  const c = x01.shape[1];
   if (norm.mean.length !== c || norm.std.length !== c) {
-    throw new Error(`normalizeImages: statistics for ${norm.mean.length} channels, images have ${c}`);
+    throw new Error(`standardize: statistics for ${norm.mean.length} channels, images have ${c}`);
   }
   return tidy(() => {
-    const dev = u8.device;
+    const dev = x01.device;
     const mean = tensor(norm.mean, [1, c, 1, 1], { device: dev });
     const std = tensor(norm.std, [1, c, 1, 1], { device: dev });
-    return u8.to('float32').div(255).sub(mean).div(std);
+    return x01.sub(mean).div(std);
   });
+}
+
+/** uint8 N×C×H×W → float32, scaled to [0, 1] and normalised per channel. */
+export function normalizeImages(u8: Tensor, norm: Normalization): Tensor {
+  return tidy(() => standardize(u8.to('float32').div(255), norm));
+}
+
+/** Images (all, or at indices) as float32 N×C×H×W in [0, 1], the space augmentations work in. */
+export function imagesToUnit(set: ImageSet, indices?: ArrayLike<number>, device?: Device): Tensor {
+  return tidy(() => imagesToUint8(set, indices, device).to('float32').div(255));
 }
 
 /** Images as a normalised float32 N×C×H×W tensor. */

@@ -1,26 +1,47 @@
-// The training loop shared by every method: batching, SGD with FixMatch's cosine schedule and
-// weight-decay groups, the EMA evaluation model, bfloat16 autocast and periodic evaluation.
+// The one training loop every method shares (google-research/fixmatch libml/train.py): labeled and
+// unlabeled batches with ratio μ, SGD-Nesterov with FixMatch's cosine schedule and decay on kernels
+// only, the EMA evaluation model, bfloat16 autocast, per-epoch evaluation, metrics as JSON lines,
+// checkpoints with bit-exact resume, and the per-epoch prediction log of every unlabeled example.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ImageSet } from '../data/index.js';
-import { channelStats, imagesToTensor, labelsToTensor, type Normalization } from '../data/tensors.js';
+import { NpyAppender } from '../data/npy.js';
+import { AUGMENTATIONS, CTAugment, ctaProximity, type CTAugmentState } from '../data/augment.js';
+import { channelStats, imagesToUnit, labelsToTensor, standardize, type Normalization } from '../data/tensors.js';
 import {
   autocast,
   checkDevice,
-  crossEntropy,
+  getRngState,
+  loadSafetensors,
   manualSeed,
+  noGrad,
   randperm,
+  saveSafetensors,
+  setRngState,
+  tensor,
   tidy,
   yieldToEventLoop,
+  zeros,
   type Device,
+  type Tensor,
 } from '../tensor/index.js';
 import { cosineLr, createModel, Ema, Sgd, type Classifier, type ModelName } from '../nn/index.js';
-import { accuracy } from './evaluate.js';
+import { resolveParams } from '../util/params.js';
+import type { SslContext } from './algorithm.js';
+import { ALGORITHMS, isAlgorithmName, type AlgorithmName } from './algorithms/index.js';
+import { accuracy, predictProbs } from './evaluate.js';
 
 export interface TrainOptions {
+  algorithm: AlgorithmName;
+  /** The algorithm's hyperparameters (its schema gives defaults and ranges). */
+  params: Record<string, unknown>;
   model: ModelName;
   /** Model width (first-layer filters); the model's default when omitted. */
   width?: number;
   steps: number;
   batchSize: number;
+  /** Unlabeled images per labeled one in a batch (μ). */
+  uratio: number;
   lr: number;
   momentum: number;
   nesterov: boolean;
@@ -30,17 +51,23 @@ export interface TrainOptions {
   /** TF's num_updates warm-up of the EMA decay; short CPU runs need it. */
   emaWarmup: boolean;
   bnMomentum: number;
+  strongAugment: 'randaugment' | 'ctaugment';
+  /** Random horizontal flips in the weak augmentation (off for SVHN digits). */
+  flip: boolean;
   bf16: boolean;
   device: Device;
   seed: number;
-  /** Evaluate on the test set every this many steps (0: only at the end). */
-  evalEvery: number;
+  /** Training images per "epoch" (the reference's 64Ki): evaluation, logs and checkpoints happen per epoch. */
+  epochImages: number;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
+  algorithm: 'fixmatch',
+  params: {},
   model: 'cnn',
-  steps: 1000,
+  steps: 1024,
   batchSize: 64,
+  uratio: 7,
   lr: 0.03,
   momentum: 0.9,
   nesterov: true,
@@ -49,11 +76,31 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   emaBuffers: 'copy',
   emaWarmup: true,
   bnMomentum: 0.01,
+  strongAugment: 'randaugment',
+  flip: true,
   bf16: false,
   device: 'cpu',
   seed: 0,
-  evalEvery: 0,
+  epochImages: 65536,
 };
+
+export interface TrainData {
+  labeled: ImageSet;
+  /** The unlabeled set (may contain poisons); unused by the supervised baseline. */
+  unlabeled: ImageSet | null;
+  test: ImageSet | null;
+}
+
+export interface RunFiles {
+  /** Folder for metrics.jsonl, the checkpoint and the prediction log. */
+  dir: string;
+  /** Continue from dir's checkpoint when there is one. */
+  resume?: boolean;
+  /** Write the per-epoch softmax of the EMA model on every unlabeled example (predictions.npy). */
+  predictionLog?: 'float16' | 'float32' | false;
+  /** Write a checkpoint every this many epochs (and at the end); 0 disables. */
+  checkpointEvery?: number;
+}
 
 export interface StepInfo {
   step: number;
@@ -62,14 +109,18 @@ export interface StepInfo {
   lr: number;
 }
 
-export interface EvalInfo {
+export interface EpochInfo {
+  epoch: number;
   step: number;
-  testAccuracy: number;
+  testAccuracy: number | null;
+  metrics: Record<string, number>;
 }
 
 export interface TrainHooks {
   onStep?: (info: StepInfo) => void;
-  onEval?: (info: EvalInfo) => void;
+  onEpoch?: (info: EpochInfo) => void;
+  /** Called after each epoch's evaluation with the EMA model's unlabeled softmax (N×C) when logging predictions. */
+  onPredictions?: (epoch: number, probs: Float32Array) => void;
 }
 
 export interface TrainResult {
@@ -77,32 +128,78 @@ export interface TrainResult {
   ema: Classifier;
   norm: Normalization;
   testAccuracy: number | null;
+  stepsRun: number;
+  resumedFrom: number;
+  epochs: EpochInfo[];
 }
 
-function validate(o: TrainOptions, labeled: ImageSet): void {
-  const positive = ['steps', 'batchSize'] as const;
-  for (const k of positive) {
+function validate(o: TrainOptions, data: TrainData): void {
+  if (!isAlgorithmName(o.algorithm)) {
+    throw new Error(`train: unknown algorithm '${o.algorithm}' (choose from ${Object.keys(ALGORITHMS).join(', ')})`);
+  }
+  for (const k of ['steps', 'batchSize', 'uratio', 'epochImages'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`train: ${k} must be a positive integer, got ${o[k]}`);
   }
   for (const k of ['lr', 'momentum', 'weightDecay', 'emaDecay', 'bnMomentum'] as const) {
     if (!Number.isFinite(o[k]) || o[k] < 0) throw new Error(`train: ${k} must be a non-negative number, got ${o[k]}`);
   }
   if (o.emaDecay > 1 || o.bnMomentum > 1) throw new Error('train: emaDecay and bnMomentum must be at most 1');
-  if (!labeled.labels) throw new Error('train: the labeled set has no labels');
-  if (labeled.n === 0) throw new Error('train: the labeled set is empty');
+  if (!data.labeled.labels) throw new Error('train: the labeled set has no labels');
+  if (data.labeled.n === 0) throw new Error('train: the labeled set is empty');
+  const algo = ALGORITHMS[o.algorithm];
+  if (algo.unlabeled) {
+    const u = data.unlabeled;
+    if (!u || u.n === 0) throw new Error(`train: ${o.algorithm} needs a non-empty unlabeled set`);
+    const l = data.labeled;
+    if (u.height !== l.height || u.width !== l.width || u.channels !== l.channels) {
+      throw new Error(
+        `train: unlabeled images are ${u.height}×${u.width}×${u.channels}, labeled ones ${l.height}×${l.width}×${l.channels}`,
+      );
+    }
+  }
+  if (data.test && data.test.numClasses !== data.labeled.numClasses) {
+    throw new Error('train: the test set has a different number of classes');
+  }
   checkDevice(o.device);
 }
 
-/** Fully supervised training on a labeled set; the EMA model is the one evaluated. */
-export async function trainSupervised(
-  options: Partial<TrainOptions> & Pick<TrainOptions, 'steps'>,
-  labeled: ImageSet,
-  test: ImageSet | null,
+/** A stream of indices over n items, reshuffled (libtorch generator) at each pass. */
+class IndexStream {
+  order: number[] = [];
+  cursor = 0;
+  constructor(readonly n: number) {}
+  next(count: number): number[] {
+    const out: number[] = [];
+    while (out.length < count) {
+      if (this.cursor >= this.order.length) {
+        this.order = tidy(() => randperm(this.n).toNumbers());
+        this.cursor = 0;
+      }
+      out.push(this.order[this.cursor++]);
+    }
+    return out;
+  }
+}
+
+const CHECKPOINT = 'checkpoint.safetensors';
+const METRICS = 'metrics.jsonl';
+const PREDICTIONS = 'predictions.npy';
+
+/** Trains a model with any algorithm; with files, logs metrics and predictions and can resume. */
+export async function train(
+  options: Partial<TrainOptions>,
+  data: TrainData,
   hooks: TrainHooks = {},
+  files?: RunFiles,
 ): Promise<TrainResult> {
   const o: TrainOptions = { ...TRAIN_DEFAULTS, ...options };
-  validate(o, labeled);
+  validate(o, data);
+  const algo = ALGORITHMS[o.algorithm];
+  const params = resolveParams(o.algorithm, algo.params, o.params) as never;
+  const { labeled, test } = data;
+  const unlabeled = algo.unlabeled ? data.unlabeled! : null;
   manualSeed(o.seed);
+
   const modelOpts = {
     numClasses: labeled.numClasses,
     inChannels: labeled.channels,
@@ -122,48 +219,225 @@ export async function trainSupervised(
     ],
     { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov },
   );
-  const norm = channelStats(labeled);
-  const evalTest = (step: number): number | null => {
-    if (!test) return null;
-    const acc = accuracy(shadow, test, norm, { device: o.device, bf16: o.bf16 });
-    hooks.onEval?.({ step, testAccuracy: acc });
-    return acc;
-  };
+  const norm = channelStats(unlabeled ?? labeled);
+  const pixelStd = norm.std.reduce((a, b) => a + b, 0) / norm.std.length;
+  const lStream = new IndexStream(labeled.n);
+  const uStream = new IndexStream(unlabeled?.n ?? 1);
+  const cta = o.strongAugment === 'ctaugment' ? new CTAugment() : null;
+  const stepsPerEpoch = Math.max(1, Math.round(o.epochImages / o.batchSize));
+  const epochs: EpochInfo[] = [];
 
-  let order: number[] = [];
-  let cursor = 0;
-  const nextBatch = (): number[] => {
-    const idx: number[] = [];
-    while (idx.length < o.batchSize) {
-      if (cursor >= order.length) {
-        order = tidy(() => randperm(labeled.n).toNumbers());
-        cursor = 0;
-      }
-      idx.push(order[cursor++]);
+  let startStep = 0;
+  let log: NpyAppender | null = null;
+  if (files) {
+    mkdirSync(files.dir, { recursive: true });
+    const ckpt = join(files.dir, CHECKPOINT);
+    if (files.resume && existsSync(ckpt)) {
+      startStep = restore(ckpt, { model, shadow, ema, opt, lStream, uStream, cta });
+    } else {
+      for (const f of [CHECKPOINT, METRICS, PREDICTIONS]) rmSync(join(files.dir, f), { force: true });
     }
-    return idx;
+    if (files.predictionLog && unlabeled) {
+      const path = join(files.dir, PREDICTIONS);
+      const completedEpochs = Math.floor(startStep / stepsPerEpoch);
+      log = existsSync(path)
+        ? NpyAppender.open(path)
+        : NpyAppender.create(path, files.predictionLog, [unlabeled.n, labeled.numClasses]);
+      if (log.length > completedEpochs) log.truncate(completedEpochs);
+      if (log.length !== completedEpochs) {
+        throw new Error(
+          `${path}: holds ${log.length} epochs, the checkpoint ${completedEpochs}; delete the run to restart`,
+        );
+      }
+    }
+    if (startStep > 0) {
+      const kept = readMetrics(join(files.dir, METRICS)).filter((e) => e.step <= startStep);
+      epochs.push(...kept);
+    }
+  }
+
+  const logits = (x: Tensor, m: Classifier = model): Tensor =>
+    tidy(() => autocast(() => m.forward(standardize(x, norm)), { enabled: o.bf16, device: o.device }).to('float32'));
+  const weak = (x: Tensor): Tensor => AUGMENTATIONS.weak.apply(x, { flip: o.flip });
+  const strong = (x: Tensor): Tensor =>
+    cta ? tidy(() => cta.apply(weak(x), cta.sample(x.shape[0]))) : AUGMENTATIONS.randaugment.apply(x, { flip: o.flip });
+
+  const evaluateEpoch = (step: number, metrics: Record<string, number>): void => {
+    const epoch = Math.floor(step / stepsPerEpoch);
+    const testAccuracy = test ? accuracy(shadow, test, norm, { device: o.device, bf16: o.bf16 }) : null;
+    if (log && unlabeled) {
+      const probs = predictProbs(shadow, unlabeled, norm, { device: o.device, bf16: o.bf16 });
+      log.append(
+        log.dtype === 'float16'
+          ? tidy(() => tensor(probs, [unlabeled.n, labeled.numClasses]).to('float16').data<'float16'>())
+          : probs,
+      );
+      hooks.onPredictions?.(epoch, probs);
+    }
+    const info: EpochInfo = { epoch, step, testAccuracy, metrics };
+    epochs.push(info);
+    if (files) appendFileSync(join(files.dir, METRICS), JSON.stringify(info) + '\n');
+    hooks.onEpoch?.(info);
+    const every = files?.checkpointEvery ?? 1;
+    if (files && every > 0 && (epoch % every === 0 || step === o.steps)) {
+      save(join(files.dir, CHECKPOINT), step, { model, shadow, ema, opt, lStream, uStream, cta });
+    }
   };
 
   model.train();
-  for (let step = 0; step < o.steps; step++) {
+  const sums: Record<string, number> = {};
+  let count = 0;
+  for (let step = startStep; step < o.steps; step++) {
     opt.lr = cosineLr(o.lr, step, o.steps);
-    const loss = tidy(() => {
-      const idx = nextBatch();
-      const x = imagesToTensor(labeled, norm, idx, o.device);
-      const y = labelsToTensor(labeled, idx, o.device);
+    const ctx: SslContext = {
+      model,
+      teacher: shadow,
+      numClasses: labeled.numClasses,
+      progress: step / o.steps,
+      pixelStd,
+      logits,
+      weak,
+      strong,
+    };
+    const metrics = tidy(() => {
+      const li = lStream.next(o.batchSize);
+      const xl = imagesToUnit(labeled, li, o.device);
+      const yl = labelsToTensor(labeled, li, o.device);
+      const xu = unlabeled
+        ? imagesToUnit(unlabeled, uStream.next(o.batchSize * o.uratio), o.device)
+        : zeros([0, labeled.channels, labeled.height, labeled.width], { device: o.device });
       opt.zeroGrad();
-      const l = autocast(() => crossEntropy(model.forward(x).to('float32'), y), { enabled: o.bf16, device: o.device });
-      l.backward();
+      const out = algo.loss(ctx, { xl, yl, xu }, params as never);
+      out.loss.backward();
       opt.update();
       ema.update();
-      return l.item();
+      if (cta) probeCta(cta, model, xl, yl, logits);
+      const values: Record<string, number> = { loss: out.loss.item() };
+      for (const [k, t] of Object.entries(out.metrics)) values[k] = t.item();
+      return values;
     });
-    if (!Number.isFinite(loss))
-      throw new Error(`train: the loss became ${loss} at step ${step}; lower the learning rate`);
-    hooks.onStep?.({ step: step + 1, steps: o.steps, loss, lr: opt.lr });
-    if (o.evalEvery > 0 && (step + 1) % o.evalEvery === 0 && step + 1 < o.steps) evalTest(step + 1);
+    if (!Number.isFinite(metrics.loss)) {
+      throw new Error(`train: the loss became ${metrics.loss} at step ${step}; lower the learning rate`);
+    }
+    for (const [k, v] of Object.entries(metrics)) sums[k] = (sums[k] ?? 0) + v;
+    count++;
+    hooks.onStep?.({ step: step + 1, steps: o.steps, loss: metrics.loss, lr: opt.lr });
+    if ((step + 1) % stepsPerEpoch === 0 || step + 1 === o.steps) {
+      const avg = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / count]));
+      for (const k of Object.keys(sums)) delete sums[k];
+      count = 0;
+      evaluateEpoch(step + 1, avg);
+    }
     await yieldToEventLoop();
   }
-  const testAccuracy = evalTest(o.steps);
-  return { model, ema: shadow, norm, testAccuracy };
+  log?.close();
+  const last = epochs[epochs.length - 1];
+  return {
+    model,
+    ema: shadow,
+    norm,
+    testAccuracy: last ? last.testAccuracy : null,
+    stepsRun: o.steps - startStep,
+    resumedFrom: startStep,
+    epochs,
+  };
+}
+
+/** CTAugment learns its magnitudes from how well the model classifies augmented labeled images. */
+function probeCta(
+  cta: CTAugment,
+  model: Classifier,
+  xl: Tensor,
+  yl: Tensor,
+  logits: (x: Tensor, m?: Classifier) => Tensor,
+): void {
+  const policies = cta.sample(xl.shape[0], true);
+  const probs = noGrad(() =>
+    tidy(() => {
+      model.eval();
+      try {
+        return logits(cta.apply(xl, policies)).softmax(1);
+      } finally {
+        model.train();
+      }
+    }),
+  );
+  cta.update(policies, ctaProximity(probs, yl));
+}
+
+interface Restorable {
+  model: Classifier;
+  shadow: Classifier;
+  ema: Ema;
+  opt: Sgd;
+  lStream: IndexStream;
+  uStream: IndexStream;
+  cta: CTAugment | null;
+}
+
+function save(path: string, step: number, r: Restorable): void {
+  tidy(() => {
+    const tensors: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(r.model.stateDict())) tensors[`model.${k}`] = t;
+    for (const [k, t] of Object.entries(r.shadow.stateDict())) tensors[`ema.${k}`] = t;
+    for (const [k, t] of Object.entries(r.opt.stateDict())) tensors[`opt.${k}`] = t;
+    tensors.rng = getRngState();
+    tensors['data.labeled_order'] = tensor(r.lStream.order, [r.lStream.order.length], { dtype: 'int64' });
+    tensors['data.unlabeled_order'] = tensor(r.uStream.order, [r.uStream.order.length], { dtype: 'int64' });
+    saveSafetensors(path, tensors, {
+      step: String(step),
+      ema_updates: String(r.ema.updates),
+      labeled_cursor: String(r.lStream.cursor),
+      unlabeled_cursor: String(r.uStream.cursor),
+      ctaugment: r.cta ? JSON.stringify(r.cta.state()) : '',
+    });
+  });
+}
+
+function restore(path: string, r: Restorable): number {
+  const { tensors, metadata } = loadSafetensors(path);
+  try {
+    const pick = (prefix: string) =>
+      Object.fromEntries(
+        Object.entries(tensors)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, t]) => [k.slice(prefix.length), t]),
+      );
+    r.model.loadStateDict(pick('model.'));
+    r.shadow.loadStateDict(pick('ema.'));
+    r.opt.loadStateDict(pick('opt.'));
+    setRngState(tensors.rng);
+    r.lStream.order = tensors['data.labeled_order'].toNumbers();
+    r.uStream.order = tensors['data.unlabeled_order'].toNumbers();
+    r.lStream.cursor = Number(metadata.labeled_cursor);
+    r.uStream.cursor = Number(metadata.unlabeled_cursor);
+    r.ema.updates = Number(metadata.ema_updates);
+    if (r.cta && metadata.ctaugment) r.cta.loadState(JSON.parse(metadata.ctaugment) as CTAugmentState);
+    const step = Number(metadata.step);
+    if (!Number.isInteger(step) || step < 0) throw new Error(`${path}: checkpoint has no valid step`);
+    r.opt.step = step;
+    return step;
+  } catch (err) {
+    throw new Error(`cannot resume from ${path}: ${(err as Error).message}`);
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+}
+
+function readMetrics(path: string): EpochInfo[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EpochInfo);
+}
+
+/** Fully supervised training (the baseline), for callers that have labels only. */
+export function trainSupervised(
+  options: Partial<TrainOptions>,
+  labeled: ImageSet,
+  test: ImageSet | null,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
+  return train({ ...options, algorithm: 'supervised' }, { labeled, unlabeled: null, test }, hooks);
 }

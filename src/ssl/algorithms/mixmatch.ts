@@ -1,0 +1,42 @@
+// MixMatch (Berthelot et al. 2019): average predictions over K weak views, sharpen, then MixUp
+// labeled and unlabeled examples together; cross-entropy on labeled mixes, squared error on the
+// unlabeled ones (paper defaults: K 2, T 0.5, α 0.75, λU 75 ramped up).
+import { cat, crossEntropy, mseLoss, noGrad, oneHot, tidy, type Tensor } from '../../tensor/index.js';
+import { mixup } from '../../data/augment.js';
+import { num } from '../../util/params.js';
+import { defineAlgorithm, rampUp, sharpen } from '../algorithm.js';
+
+export const mixmatch = defineAlgorithm({
+  description: 'sharpened averaged guesses over K views, mixed with labeled data by MixUp',
+  params: {
+    k: num(2, 'weak views of each unlabeled image averaged for its label guess', { min: 1, integer: true }),
+    temperature: num(0.5, 'sharpening temperature', { min: 1e-3 }),
+    alpha: num(0.75, 'Beta(α, α) parameter of MixUp', { min: 1e-3 }),
+    wu: num(75, 'weight of the unlabeled squared-error loss', { min: 0 }),
+    warmup: num(1 / 64, 'fraction of training over which the weight ramps up (1024 kimg of 2^26)', { min: 0, max: 1 }),
+  },
+  unlabeled: true,
+  loss(ctx, b, p) {
+    const nl = b.xl.shape[0];
+    const nu = b.xu.shape[0];
+    const xl = ctx.weak(b.xl);
+    const views: Tensor[] = Array.from({ length: p.k }, () => ctx.weak(b.xu));
+    const guess = noGrad(() =>
+      tidy(() => {
+        let avg = ctx.logits(views[0]).softmax(1);
+        for (const v of views.slice(1)) avg = avg.add(ctx.logits(v).softmax(1));
+        return sharpen(avg.div(p.k), p.temperature);
+      }),
+    );
+    const x = cat([xl, ...views]);
+    const y = cat([oneHot(b.yl, ctx.numClasses), ...views.map(() => guess)]);
+    const mixed = mixup(x, y, p.alpha);
+    const logits = ctx.logits(mixed.x);
+    const [lx, lu] = logits.split([nl, nu * p.k]);
+    const [yx, yu] = mixed.y.split([nl, nu * p.k]);
+    const lossX = crossEntropy(lx, yx);
+    const lossU = mseLoss(lu.softmax(1), yu);
+    const w = p.wu * rampUp(ctx.progress, p.warmup);
+    return { loss: lossX.add(lossU.mul(w)), metrics: { loss_x: lossX, loss_u: lossU } };
+  },
+});
