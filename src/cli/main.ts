@@ -1,6 +1,7 @@
 // The semipoison command line: one file per command registers itself here.
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
+import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command('semipoison')
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   registerDemo(program);
+  registerTrain(program);
   return program;
 }
 

@@ -13,3 +13,4 @@ export * from './download.js';
 export * from './datasets.js';
 export * from './tensors.js';
 export * from './augment.js';
+export * from './splits.js';

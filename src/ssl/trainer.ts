@@ -6,6 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'nod
 import { join } from 'node:path';
 import type { ImageSet } from '../data/index.js';
 import { NpyAppender } from '../data/npy.js';
+import { writeFileAtomic } from '../data/fileio.js';
 import { AUGMENTATIONS, CTAugment, ctaProximity, type CTAugmentState } from '../data/augment.js';
 import { channelStats, imagesToUnit, labelsToTensor, standardize, type Normalization } from '../data/tensors.js';
 import {
@@ -251,7 +252,9 @@ export async function train(
       }
     }
     if (startStep > 0) {
+      // Epochs logged after the checkpoint (a crash between the two writes) are run again.
       const kept = readMetrics(join(files.dir, METRICS)).filter((e) => e.step <= startStep);
+      writeFileAtomic(join(files.dir, METRICS), Buffer.from(kept.map((e) => JSON.stringify(e) + '\n').join('')));
       epochs.push(...kept);
     }
   }

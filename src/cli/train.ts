@@ -1,0 +1,177 @@
+// `semipoison train`: any algorithm on a dataset split, optionally with extra unlabeled images
+// (a crafted poison set, ours or anyone's) appended to the unlabeled set.
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import {
+  DATASETS,
+  extendUnlabeled,
+  isDatasetName,
+  loadDataset,
+  readNpyImages,
+  readPngFolder,
+  splitDataset,
+  type ImageSet,
+} from '../data/index.js';
+import { MODELS, type ModelName } from '../nn/index.js';
+import { ALGORITHMS, isAlgorithmName, train, type AlgorithmName } from '../ssl/index.js';
+import { saveSafetensors } from '../tensor/index.js';
+import { parseParamAssignments } from '../util/params.js';
+import { float, int, precision, setupEngine } from './options.js';
+import { progressBar } from './progress.js';
+
+interface TrainFlags {
+  dataset: string;
+  dataDir?: string;
+  labels: number;
+  unlabeled?: number;
+  algorithm: string;
+  param: string[];
+  model: string;
+  width?: number;
+  steps: number;
+  batch: number;
+  uratio: number;
+  lr: number;
+  epochImages: number;
+  strong: 'randaugment' | 'ctaugment';
+  extraUnlabeled?: string;
+  predictionLog: 'float16' | 'float32' | 'none';
+  seed: number;
+  device: string;
+  threads?: number;
+  precision: boolean | 'auto';
+  out?: string;
+  resume: boolean;
+  json: boolean;
+}
+
+async function readExtra(path: string): Promise<ImageSet> {
+  if (!existsSync(path)) throw new Error(`--extra-unlabeled: ${path} does not exist`);
+  return statSync(path).isDirectory() ? readPngFolder(path) : readNpyImages(path);
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a model with a semi-supervised algorithm (or the supervised baseline)')
+    .option('--dataset <name>', `one of ${Object.keys(DATASETS).join(', ')}`, 'fashion-mnist')
+    .option('--data-dir <dir>', 'where the dataset files are (default: the dataset’s own folder)')
+    .option('--labels <n>', 'labeled examples, balanced over classes', int(1), 40)
+    .option('--unlabeled <n>', 'cap on unlabeled examples (default: the whole training set)', int(1))
+    .option('--algorithm <name>', Object.keys(ALGORITHMS).join(', '), 'fixmatch')
+    .option('--param <key=value...>', 'algorithm hyperparameter, repeatable (e.g. threshold=0.9)', [])
+    .option('--model <name>', Object.keys(MODELS).join(', '), 'cnn')
+    .option('--width <n>', 'model width (first-layer filters)', int(1))
+    .option('--steps <n>', 'training steps', int(1), 1024)
+    .option('--batch <n>', 'labeled batch size', int(1), 64)
+    .option('--uratio <n>', 'unlabeled images per labeled one in a batch (μ)', int(1), 7)
+    .option('--lr <x>', 'base learning rate (cosine decay)', float(0), 0.03)
+    .option('--epoch-images <n>', 'training images per epoch (evaluation and logging period)', int(1), 65536)
+    .addOption(
+      new Option('--strong <aug>', 'strong augmentation').choices(['randaugment', 'ctaugment']).default('randaugment'),
+    )
+    .option('--extra-unlabeled <path>', 'uint8 .npy (N×H×W[×C]) or PNG folder appended to the unlabeled set')
+    .addOption(
+      new Option('--prediction-log <dtype>', 'per-epoch softmax of every unlabeled example')
+        .choices(['float16', 'float32', 'none'])
+        .default('float16'),
+    )
+    .option('--seed <n>', 'seed of the split and of training', int(0), 0)
+    .option('--device <d>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
+    .option('--threads <n>', 'libtorch threads (default: all cores)', int(1))
+    .option('--precision <p>', 'auto, bf16 or fp32', precision, 'auto')
+    .option('--out <dir>', 'run folder: config, metrics, checkpoint, prediction log, final weights')
+    .option('--resume', 'continue from the run folder’s checkpoint', false)
+    .option('--json', 'print one JSON object with the final metrics', false)
+    .action(async (flags: TrainFlags) => {
+      if (!isDatasetName(flags.dataset)) {
+        throw new Error(
+          `--dataset: unknown dataset '${flags.dataset}' (choose from ${Object.keys(DATASETS).join(', ')})`,
+        );
+      }
+      if (!isAlgorithmName(flags.algorithm)) {
+        throw new Error(
+          `--algorithm: unknown '${flags.algorithm}' (choose from ${Object.keys(ALGORITHMS).join(', ')})`,
+        );
+      }
+      if (!(flags.model in MODELS)) {
+        throw new Error(`--model: unknown '${flags.model}' (choose from ${Object.keys(MODELS).join(', ')})`);
+      }
+      if (flags.resume && !flags.out) throw new Error('--resume needs --out');
+      const algorithm: AlgorithmName = flags.algorithm;
+      const params = parseParamAssignments(algorithm, ALGORITHMS[algorithm].params, flags.param);
+      const { device, bf16 } = setupEngine(flags);
+      const trainSet = await loadDataset(flags.dataset, 'train', flags.dataDir);
+      const test = await loadDataset(flags.dataset, 'test', flags.dataDir);
+      const split = splitDataset(trainSet, { labels: flags.labels, seed: flags.seed, unlabeled: flags.unlabeled });
+      let unlabeled = split.unlabeled;
+      if (flags.extraUnlabeled) {
+        unlabeled = extendUnlabeled(unlabeled, await readExtra(flags.extraUnlabeled), flags.extraUnlabeled);
+      }
+      const options = {
+        algorithm,
+        params,
+        model: flags.model as ModelName,
+        width: flags.width,
+        steps: flags.steps,
+        batchSize: flags.batch,
+        uratio: flags.uratio,
+        lr: flags.lr,
+        epochImages: flags.epochImages,
+        strongAugment: flags.strong,
+        seed: flags.seed,
+        device,
+        bf16,
+      };
+      const config = {
+        ...options,
+        dataset: flags.dataset,
+        labels: flags.labels,
+        unlabeled: unlabeled.n,
+        extraUnlabeled: flags.extraUnlabeled ?? null,
+      };
+      if (flags.out) {
+        mkdirSync(flags.out, { recursive: true });
+        writeFileSync(join(flags.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+      }
+      const bar = progressBar('training', flags.steps, 'loss {loss} | acc {acc}');
+      let acc = '-';
+      const result = await train(
+        options,
+        { labeled: split.labeled, unlabeled, test },
+        {
+          onStep: (s) => bar.update(s.step, { loss: s.loss.toFixed(3), acc }),
+          onEpoch: (e) => {
+            acc = e.testAccuracy === null ? '-' : `${(100 * e.testAccuracy).toFixed(1)}%`;
+          },
+        },
+        flags.out
+          ? {
+              dir: flags.out,
+              resume: flags.resume,
+              predictionLog: flags.predictionLog === 'none' ? false : flags.predictionLog,
+            }
+          : undefined,
+      );
+      bar.stop();
+      const summary = {
+        algorithm,
+        dataset: flags.dataset,
+        labels: flags.labels,
+        unlabeled: unlabeled.n,
+        steps: flags.steps,
+        resumed_from: result.resumedFrom,
+        test_accuracy: result.testAccuracy,
+        out: flags.out ?? null,
+      };
+      if (flags.out) {
+        const meta = { model: flags.model, config: JSON.stringify(config) };
+        saveSafetensors(join(flags.out, 'model.safetensors'), result.ema.stateDict(), meta);
+      }
+      if (flags.json) console.log(JSON.stringify(summary));
+      else console.log(`test accuracy: ${(100 * (result.testAccuracy ?? 0)).toFixed(2)}% (EMA model)`);
+      result.model.dispose();
+      result.ema.dispose();
+    });
+}
