@@ -36,7 +36,9 @@ export function splitDataset(train: ImageSet, opts: SplitOptions): Split {
     throw new Error(`splitDataset: validation must be a non-negative integer, got ${validation}`);
   }
   if (labels + validation > train.n) {
-    throw new Error(`splitDataset: ${labels} labels and ${validation} validation examples exceed the ${train.n} images`);
+    throw new Error(
+      `splitDataset: ${labels} labels and ${validation} validation examples exceed the ${train.n} images`,
+    );
   }
   const random = seededRandom(opts.seed);
   const order = shuffled(
