@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { registerTrain } from './train.js';
+import { registerAttack } from './attack.js';
 
 export function buildProgram(): Command {
   const program = new Command('semipoison')
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDemo(program);
   registerTrain(program);
+  registerAttack(program);
   return program;
 }
 

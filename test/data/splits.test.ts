@@ -45,7 +45,9 @@ describe('splitDataset', () => {
       /50 unlabeled examples asked, 20 available/,
     );
     const unbalanced = { ...toySet(12), labels: Int32Array.from({ length: 12 }, (_, i) => (i < 10 ? 0 : i - 9)) };
-    expect(() => splitDataset(unbalanced, { labels: 8, seed: 0 })).toThrow(/class 1 has 1 examples, 2 labels asked of it/);
+    expect(() => splitDataset(unbalanced, { labels: 8, seed: 0 })).toThrow(
+      /class 1 has 1 examples, 2 labels asked of it/,
+    );
   });
 
   it('appends extra unlabeled images of the same shape only', () => {

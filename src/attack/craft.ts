@@ -1,0 +1,211 @@
+// Crafting a poisoned unlabeled set from a dataset: picks x′ by the paper's threat model (a random
+// labeled example of the desired class) unless one is given, sizes the budget from a count or a
+// share of the unlabeled set, runs a variant, and writes the poisons with a separate ground-truth
+// manifest so that a scanner under test cannot see which files are poisons.
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import {
+  imageSize,
+  writeCifar10Batch,
+  writeIdxImages,
+  writeNpyImages,
+  writePngFolder,
+  type ImageSet,
+} from '../data/index.js';
+import { resolveParams } from '../util/params.js';
+import { seededRandom } from '../util/random.js';
+import { DEFAULT_DENSITY, resolveDensity, densityCdf } from './density.js';
+import { VARIANTS, isVariantName, type Poison, type VariantName } from './variants.js';
+
+export interface CraftOptions {
+  /** The target x*: an image of the test set (index), with its true label. */
+  targetIndex: number;
+  /** The label y* the attacker wants x* to get. */
+  desired: number;
+  /** Poison count, or a share of the unlabeled set (exactly one of the two). */
+  count?: number;
+  ratio?: number;
+  density?: string;
+  variant?: VariantName;
+  params?: Record<string, unknown>;
+  seed: number;
+  /** The source x′ as an index into the labeled set; by default a random labeled image of class y*. */
+  sourceIndex?: number;
+}
+
+export interface CraftInput {
+  test: ImageSet;
+  /** The victim's labeled set (the paper's threat model: the attacker knows one labeled example of y*). */
+  labeled: ImageSet;
+  /** Size of the clean unlabeled set, for ratio budgets and the manifest. */
+  unlabeledSize: number;
+  /** The attacker's own images of class y* for zero-knowledge and multi-path variants (default: labeled ones). */
+  attackerPool?: ImageSet;
+}
+
+export interface Manifest {
+  format: 'semipoison-manifest/1';
+  /** How the victim's data was split (dataset, labels, unlabeled cap, seed), so a trial can be recomputed. */
+  split?: Record<string, unknown>;
+  variant: VariantName;
+  params: Record<string, unknown>;
+  density: string;
+  seed: number;
+  target: { split: 'test'; index: number; true_label: number };
+  desired: number;
+  source: { split: 'labeled'; index: number; label: number };
+  count: number;
+  unlabeled_size: number;
+  ratio: number;
+  poisons: { index: number; alpha: number; path: number }[];
+}
+
+export interface Crafted {
+  poisons: ImageSet;
+  manifest: Manifest;
+}
+
+function image(set: ImageSet, i: number): Uint8Array {
+  const s = imageSize(set);
+  return set.images.slice(i * s, (i + 1) * s);
+}
+
+export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
+  const { test, labeled } = input;
+  const variant = o.variant ?? 'linear';
+  if (!isVariantName(variant))
+    throw new Error(`craft: unknown variant '${variant}' (${Object.keys(VARIANTS).join(', ')})`);
+  const density = o.density ?? DEFAULT_DENSITY;
+  densityCdf(resolveDensity(density), `density '${density}'`);
+  if (!test.labels || !labeled.labels) throw new Error('craft: the test and labeled sets need labels');
+  if (!Number.isInteger(o.targetIndex) || o.targetIndex < 0 || o.targetIndex >= test.n) {
+    throw new Error(`craft: target index ${o.targetIndex} is outside the test set (0..${test.n - 1})`);
+  }
+  const trueLabel = test.labels[o.targetIndex];
+  if (!Number.isInteger(o.desired) || o.desired < 0 || o.desired >= test.numClasses) {
+    throw new Error(`craft: desired label ${o.desired} is not a class (0..${test.numClasses - 1})`);
+  }
+  if (o.desired === trueLabel) {
+    throw new Error(`craft: the desired label ${o.desired} is already the target's true label`);
+  }
+  if ((o.count === undefined) === (o.ratio === undefined))
+    throw new Error('craft: give exactly one of count and ratio');
+  const budget = o.count ?? Math.round(o.ratio! * input.unlabeledSize);
+  if (!Number.isInteger(budget) || budget < 1) {
+    throw new Error(
+      `craft: the budget must be at least one poison, got ${o.count ?? `${o.ratio} × ${input.unlabeledSize}`}`,
+    );
+  }
+  if (budget > input.unlabeledSize) {
+    throw new Error(`craft: ${budget} poisons exceed the ${input.unlabeledSize} images of the unlabeled set`);
+  }
+  if (labeled.height !== test.height || labeled.width !== test.width || labeled.channels !== test.channels) {
+    throw new Error('craft: labeled and test images differ in shape');
+  }
+  const def = VARIANTS[variant];
+  const params = resolveParams(`variant ${variant}`, def.params, o.params ?? {});
+  const random = seededRandom(o.seed);
+  const ofClass = Array.from({ length: labeled.n }, (_, i) => i).filter((i) => labeled.labels![i] === o.desired);
+  let sourceIndex = o.sourceIndex;
+  if (sourceIndex === undefined) {
+    if (ofClass.length === 0) throw new Error(`craft: the labeled set has no image of class ${o.desired}`);
+    sourceIndex = ofClass[Math.floor(random() * ofClass.length)];
+  } else if (!Number.isInteger(sourceIndex) || sourceIndex < 0 || sourceIndex >= labeled.n) {
+    throw new Error(`craft: source index ${sourceIndex} is outside the labeled set`);
+  }
+  const pool = input.attackerPool ?? labeled;
+  const poolOfClass = pool.labels
+    ? Array.from({ length: pool.n }, (_, i) => i).filter(
+        (i) => pool.labels![i] === o.desired && (pool !== labeled || i !== sourceIndex),
+      )
+    : [];
+  const needed = (def.others as (p: unknown) => number)(params);
+  if (poolOfClass.length < needed) {
+    throw new Error(
+      `craft: variant ${variant} needs ${needed} more images of class ${o.desired}, ${poolOfClass.length} available`,
+    );
+  }
+  const others = Array.from({ length: needed }, (_, k) =>
+    image(pool, poolOfClass[(Math.floor(random() * poolOfClass.length) + k) % poolOfClass.length]),
+  );
+  const shape = { height: test.height, width: test.width, channels: test.channels };
+  const poisons: Poison[] = (def.craft as (i: unknown, p: unknown) => Poison[])(
+    {
+      target: image(test, o.targetIndex),
+      source: image(labeled, sourceIndex),
+      others,
+      budget,
+      density,
+      shape,
+      seed: o.seed,
+    },
+    params,
+  );
+  const size = imageSize(test);
+  const images = new Uint8Array(poisons.length * size);
+  poisons.forEach((p, k) => images.set(p.image, k * size));
+  return {
+    poisons: {
+      ...shape,
+      images,
+      n: poisons.length,
+      labels: null,
+      numClasses: test.numClasses,
+      classNames: test.classNames,
+    },
+    manifest: {
+      format: 'semipoison-manifest/1',
+      variant,
+      params,
+      density,
+      seed: o.seed,
+      target: { split: 'test', index: o.targetIndex, true_label: trueLabel },
+      desired: o.desired,
+      source: { split: 'labeled', index: sourceIndex, label: labeled.labels[sourceIndex] },
+      count: poisons.length,
+      unlabeled_size: input.unlabeledSize,
+      ratio: poisons.length / input.unlabeledSize,
+      poisons: poisons.map((p, index) => ({ index, alpha: p.alpha, path: p.path })),
+    },
+  };
+}
+
+export type PoisonFormat = 'npy' | 'png' | 'idx' | 'cifar10';
+
+/** Writes poisons (poisons.npy, poisons/ PNGs, poisons-idx3-ubyte or poisons.bin) and manifest.json into dir, atomically. */
+export async function writeCrafted(dir: string, crafted: Crafted, format: PoisonFormat = 'npy'): Promise<string> {
+  if (!['npy', 'png', 'idx', 'cifar10'].includes(format)) throw new Error(`unknown poison format '${format}'`);
+  if (existsSync(dir)) throw new Error(`${dir} already exists; choose a new output folder`);
+  const parent = dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(dir)}.${process.pid}.tmp`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  try {
+    let file: string;
+    if (format === 'npy') {
+      file = 'poisons.npy';
+      writeNpyImages(join(tmp, file), crafted.poisons);
+    } else if (format === 'png') {
+      file = 'poisons';
+      await writePngFolder(join(tmp, file), crafted.poisons);
+    } else if (format === 'idx') {
+      if (crafted.poisons.channels !== 1) throw new Error('idx output holds one-channel images only');
+      file = 'poisons-idx3-ubyte';
+      writeIdxImages(join(tmp, file), crafted.poisons);
+    } else {
+      if (crafted.poisons.channels !== 3 || crafted.poisons.height !== 32 || crafted.poisons.width !== 32) {
+        throw new Error('cifar10 output holds 32×32×3 images only');
+      }
+      file = 'poisons.bin';
+      // CIFAR records need a label byte; unlabeled data has none, so it is 0 (never the desired label, which would leak).
+      writeCifar10Batch(join(tmp, file), { ...crafted.poisons, labels: new Int32Array(crafted.poisons.n) });
+    }
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify({ ...crafted.manifest, file }, null, 2) + '\n');
+    renameSync(tmp, dir);
+    return join(dir, file);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,250 @@
+// `semipoison attack craft|eval`: craft a poisoned unlabeled set for a target and a desired label,
+// then train a victim on it (and on the clean set, same seed) and report whether the target flipped.
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import {
+  craftPoisons,
+  DEFAULT_DENSITY,
+  DENSITIES,
+  VARIANTS,
+  isVariantName,
+  writeCrafted,
+  type Manifest,
+  type PoisonFormat,
+} from '../attack/index.js';
+import {
+  DATASETS,
+  extendUnlabeled,
+  isDatasetName,
+  loadDataset,
+  readNpyImages,
+  readPngFolder,
+  splitDataset,
+} from '../data/index.js';
+import { ALGORITHMS, argmaxRows, isAlgorithmName, predictProbs, train, type AlgorithmName } from '../ssl/index.js';
+import { parseParamAssignments } from '../util/params.js';
+import { float, int, precision, setupEngine } from './options.js';
+import { progressBar } from './progress.js';
+
+interface CraftFlags {
+  dataset: string;
+  dataDir?: string;
+  labels: number;
+  unlabeled?: number;
+  target: number;
+  desired: number;
+  ratio?: number;
+  count?: number;
+  density: string;
+  variant: string;
+  param: string[];
+  source?: number;
+  seed: number;
+  format: PoisonFormat;
+  out: string;
+}
+
+interface EvalFlags {
+  algorithm: string;
+  param: string[];
+  steps: number;
+  batch: number;
+  uratio: number;
+  width?: number;
+  epochImages: number;
+  seed: number;
+  device: string;
+  threads?: number;
+  precision: boolean | 'auto';
+  json: boolean;
+}
+
+function dataset(name: string) {
+  if (!isDatasetName(name))
+    throw new Error(`--dataset: unknown dataset '${name}' (${Object.keys(DATASETS).join(', ')})`);
+  return name;
+}
+
+export function registerAttack(program: Command): void {
+  const attack = program.command('attack').description('craft poisons and evaluate them against a victim');
+
+  attack
+    .command('craft')
+    .description('craft interpolation poisons from a labeled image of the desired class to a target test image')
+    .option('--dataset <name>', Object.keys(DATASETS).join(', '), 'fashion-mnist')
+    .option('--data-dir <dir>', 'where the dataset files are')
+    .option('--labels <n>', "labeled examples of the victim's split", int(1), 40)
+    .option('--unlabeled <n>', "cap on the victim's unlabeled set (default: the whole training set)", int(1))
+    .requiredOption('--target <index>', 'index of the target image x* in the test set', int(0))
+    .requiredOption('--desired <label>', 'the label y* the target should get', int(0))
+    .option('--ratio <share>', 'poisons as a share of the unlabeled set (e.g. 0.01)', float(0, 1))
+    .option('--count <n>', 'number of poisons', int(1))
+    .option('--density <rho>', `one of ${Object.keys(DENSITIES).join(' ')}, or an expression in x`, DEFAULT_DENSITY)
+    .option('--variant <name>', Object.keys(VARIANTS).join(', '), 'linear')
+    .option('--param <key=value...>', 'variant parameter, repeatable', [])
+    .option('--source <index>', 'index of x′ in the labeled set (default: a random labeled image of class y*)', int(0))
+    .option('--seed <n>', 'seed of the split and of the source choice', int(0), 0)
+    .addOption(
+      new Option('--format <f>', 'poison file format').choices(['npy', 'png', 'idx', 'cifar10']).default('npy'),
+    )
+    .requiredOption('--out <dir>', 'new folder for the poisons and manifest.json')
+    .action(async (f: CraftFlags) => {
+      const name = dataset(f.dataset);
+      if (!isVariantName(f.variant))
+        throw new Error(`--variant: unknown '${f.variant}' (${Object.keys(VARIANTS).join(', ')})`);
+      if ((f.ratio === undefined) === (f.count === undefined))
+        throw new Error('give exactly one of --ratio and --count');
+      const params = parseParamAssignments(`variant ${f.variant}`, VARIANTS[f.variant].params, f.param);
+      const trainSet = await loadDataset(name, 'train', f.dataDir);
+      const test = await loadDataset(name, 'test', f.dataDir);
+      const split = splitDataset(trainSet, { labels: f.labels, seed: f.seed, unlabeled: f.unlabeled });
+      const crafted = craftPoisons(
+        { test, labeled: split.labeled, unlabeledSize: split.unlabeled.n },
+        {
+          targetIndex: f.target,
+          desired: f.desired,
+          ratio: f.ratio,
+          count: f.count,
+          density: f.density,
+          variant: f.variant,
+          params,
+          seed: f.seed,
+          sourceIndex: f.source,
+        },
+      );
+      crafted.manifest.split = { dataset: name, labels: f.labels, unlabeled: f.unlabeled ?? null, seed: f.seed };
+      const file = await writeCrafted(f.out, crafted, f.format);
+      const m = crafted.manifest;
+      console.log(
+        `${m.count} poisons (${(100 * m.ratio).toFixed(2)}% of ${m.unlabeled_size} unlabeled) from labeled #${m.source.index} ` +
+          `(class ${m.desired}) to test #${m.target.index} (class ${m.target.true_label}) -> ${file}`,
+      );
+    });
+
+  attack
+    .command('eval')
+    .description('train a victim on the clean and the poisoned unlabeled set (same seed) and report the target')
+    .argument('<dir>', 'a folder written by attack craft')
+    .option('--algorithm <name>', Object.keys(ALGORITHMS).join(', '), 'fixmatch')
+    .option('--param <key=value...>', 'algorithm hyperparameter, repeatable', [])
+    .option('--steps <n>', 'training steps', int(1), 3500)
+    .option('--batch <n>', 'labeled batch size', int(1), 32)
+    .option('--uratio <n>', 'μ', int(1), 3)
+    .option('--width <n>', 'model width', int(1), 16)
+    .option('--epoch-images <n>', 'training images per epoch (prediction-log period)', int(1), 8192)
+    .option('--seed <n>', 'training seed', int(0), 0)
+    .option('--device <d>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
+    .option('--threads <n>', 'libtorch threads', int(1))
+    .option('--precision <p>', 'auto, bf16 or fp32', precision, 'auto')
+    .option('--json', 'print one JSON object', false)
+    .action(async (dir: string, f: EvalFlags) => {
+      const manifestPath = join(dir, 'manifest.json');
+      if (!existsSync(manifestPath)) throw new Error(`${dir}: no manifest.json (not a folder written by attack craft)`);
+      const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest & { file: string };
+      if (!m.split) throw new Error(`${manifestPath}: the manifest does not record the victim's split`);
+      if (!isAlgorithmName(f.algorithm)) throw new Error(`--algorithm: unknown '${f.algorithm}'`);
+      const algorithm: AlgorithmName = f.algorithm;
+      const params = parseParamAssignments(algorithm, ALGORITHMS[algorithm].params, f.param);
+      const { device, bf16 } = setupEngine(f);
+      const name = dataset(String(m.split.dataset));
+      const trainSet = await loadDataset(name, 'train');
+      const test = await loadDataset(name, 'test');
+      const split = splitDataset(trainSet, {
+        labels: Number(m.split.labels),
+        seed: Number(m.split.seed),
+        unlabeled: m.split.unlabeled === null ? undefined : Number(m.split.unlabeled),
+      });
+      const poisonPath = join(dir, m.file);
+      const poisons = m.file.endsWith('.npy') ? readNpyImages(poisonPath) : await readPngFolder(poisonPath);
+      const poisoned = extendUnlabeled(split.unlabeled, poisons, poisonPath);
+      const targetSet = {
+        ...test,
+        n: 1,
+        images: test.images.subarray(
+          m.target.index * test.height * test.width * test.channels,
+          (m.target.index + 1) * test.height * test.width * test.channels,
+        ),
+        labels: Int32Array.of(m.target.true_label),
+      };
+      const options = {
+        algorithm,
+        params,
+        width: f.width,
+        steps: f.steps,
+        batchSize: f.batch,
+        uratio: f.uratio,
+        epochImages: f.epochImages,
+        seed: f.seed,
+        device,
+        bf16,
+      };
+      const order = m.poisons
+        .map((p, k) => ({ k, alpha: p.alpha, path: p.path }))
+        .filter((p) => p.path === 0)
+        .sort((a, b) => a.alpha - b.alpha);
+      const propagation: { epoch: number; labels: number[] }[] = [];
+      const runs: Record<string, { prediction: number; probs: number[]; accuracy: number | null }> = {};
+      for (const [label, unlabeled] of [
+        ['unpoisoned', split.unlabeled],
+        ['poisoned', poisoned],
+      ] as const) {
+        const bar = progressBar(label, f.steps, 'loss {loss}');
+        const r = await train(
+          options,
+          { labeled: split.labeled, unlabeled, test },
+          {
+            onStep: (s) => bar.update(s.step, { loss: s.loss.toFixed(3) }),
+            onPredictions:
+              label === 'poisoned'
+                ? (epoch, probs) => {
+                    const pred = argmaxRows(probs, test.numClasses);
+                    propagation.push({ epoch, labels: order.map((p) => pred[split.unlabeled.n + p.k]) });
+                  }
+                : undefined,
+          },
+          label === 'poisoned' ? { dir: join(dir, 'victim'), predictionLog: 'float16' } : undefined,
+        );
+        bar.stop();
+        const probs = Array.from(predictProbs(r.ema, targetSet, r.norm, { device, bf16 }));
+        runs[label] = {
+          prediction: argmaxRows(Float32Array.from(probs), test.numClasses)[0],
+          probs,
+          accuracy: r.testAccuracy,
+        };
+        r.model.dispose();
+        r.ema.dispose();
+      }
+      const result = {
+        success: runs.poisoned.prediction === m.desired && runs.unpoisoned.prediction !== m.desired,
+        target_prediction: runs.poisoned.prediction,
+        target_prediction_unpoisoned: runs.unpoisoned.prediction,
+        desired: m.desired,
+        true_label: m.target.true_label,
+        p_desired: runs.poisoned.probs[m.desired],
+        p_desired_unpoisoned: runs.unpoisoned.probs[m.desired],
+        clean_accuracy: runs.poisoned.accuracy,
+        clean_accuracy_unpoisoned: runs.unpoisoned.accuracy,
+        bridge_labeled_desired: propagation.length
+          ? propagation[propagation.length - 1].labels.filter((l) => l === m.desired).length / order.length
+          : null,
+        poisons: m.count,
+        ratio: m.ratio,
+        algorithm,
+        steps: f.steps,
+        propagation: { alphas: order.map((p) => p.alpha), epochs: propagation },
+      };
+      writeFileSync(join(dir, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
+      if (f.json) {
+        console.log(JSON.stringify(result));
+      } else {
+        const bridgeLine = (labels: number[]) => labels.map((l) => (l === m.desired ? '*' : String(l))).join('');
+        for (const e of propagation) console.log(`epoch ${String(e.epoch).padStart(3)}  x′ ${bridgeLine(e.labels)} x*`);
+        console.log(
+          `target #${m.target.index} (true ${m.target.true_label}) -> ${result.target_prediction} poisoned, ` +
+            `${result.target_prediction_unpoisoned} clean; desired ${m.desired}: ${result.success ? 'SUCCESS' : 'failure'}; ` +
+            `clean accuracy ${(100 * (result.clean_accuracy ?? 0)).toFixed(1)}% vs ${(100 * (result.clean_accuracy_unpoisoned ?? 0)).toFixed(1)}% unpoisoned`,
+        );
+      }
+    });
+}
