@@ -98,8 +98,10 @@ export function parseExpression(source: string): Node {
         const v = CONSTANTS[name];
         return () => v;
       }
-      const f = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
-      if (!f) fail(`unknown name '${id[0]}' (allowed: x, ${Object.keys({ ...FUNCTIONS, ...CONSTANTS }).join(', ')})`);
+      if (!Object.hasOwn(FUNCTIONS, name)) {
+        fail(`unknown name '${id[0]}' (allowed: x, ${Object.keys({ ...FUNCTIONS, ...CONSTANTS }).join(', ')})`);
+      }
+      const f = FUNCTIONS[name];
       if (peek() !== '(') fail(`expected '(' after ${name}`);
       pos++;
       const arg = expr();
