@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { registerTrain } from './train.js';
 import { registerAttack } from './attack.js';
+import { registerScan } from './scan.js';
 
 export function buildProgram(): Command {
   const program = new Command('semipoison')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerTrain(program);
   registerAttack(program);
+  registerScan(program);
   return program;
 }
 

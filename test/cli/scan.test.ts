@@ -1,0 +1,95 @@
+// `semipoison scan` end to end on files: ranked CSV and JSON, ground-truth metrics, and clear
+// errors for logs that do not fit the set.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeNpy } from '../../src/data/index.js';
+
+function run(args: string[]) {
+  const r = spawnSync('./bin/semipoison.js', ['scan', '--threads', '1', ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** 8 epochs × (60 benign + 12 chained) × 3 classes: each chained example repeats its predecessor one epoch later. */
+function writeLog(path: string): void {
+  const K = 8;
+  const N = 72;
+  const C = 3;
+  const data = new Float32Array(K * N * C);
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const traj = (): number[][] =>
+    Array.from({ length: K }, () => {
+      const a = [rnd(), rnd(), rnd()];
+      const s = a[0] + a[1] + a[2];
+      return a.map((v) => v / s);
+    });
+  const rows: number[][][] = Array.from({ length: 60 }, traj);
+  const base = traj();
+  for (let l = 0; l < 4; l++)
+    for (let w = 0; w < 3; w++) rows.push(Array.from({ length: K }, (_, k) => base[Math.max(0, k - l)]));
+  for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) data.set(rows[i][k], (k * N + i) * C);
+  writeNpy(path, { dtype: 'float32', shape: [K, N, C], data });
+}
+
+describe('semipoison scan', () => {
+  it('ranks the chained examples first and scores them against the manifest', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-'));
+    writeLog(join(dir, 'log.npy'));
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      JSON.stringify({
+        unlabeled_size: 60,
+        poisons: Array.from({ length: 12 }, (_, index) => ({ index, alpha: index / 11, path: 0 })),
+      }),
+    );
+    const r = run([
+      '--predictions',
+      join(dir, 'log.npy'),
+      '--manifest',
+      join(dir, 'manifest.json'),
+      '--k',
+      '2',
+      '--out',
+      join(dir, 'out'),
+      '--json',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const result = JSON.parse(r.out);
+    expect(result.examples).toBe(72);
+    // The first three layers lead the next one; the last layer only follows.
+    expect(result.evaluation.truePositives).toBeGreaterThanOrEqual(9);
+    expect(result.evaluation.falsePositives).toBe(0);
+    const csv = readFileSync(join(dir, 'out', 'scores.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(csv[0]).toBe('index,score,flagged,rank');
+    expect(csv).toHaveLength(73);
+  });
+
+  it('fails clearly, leaving no output, on logs that do not fit', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-bad-'));
+    writeNpy(join(dir, 'set.npy'), { dtype: 'uint8', shape: [5, 2, 2], data: new Uint8Array(20) });
+    writeNpy(join(dir, 'log.npy'), { dtype: 'float32', shape: [4, 6, 3], data: new Float32Array(72) });
+    writeNpy(join(dir, 'flat.npy'), { dtype: 'float32', shape: [72], data: new Float32Array(72) });
+    writeFileSync(join(dir, 'corrupt.npy'), 'not a numpy file');
+    writeNpy(join(dir, 'empty.npy'), { dtype: 'uint8', shape: [0, 2, 2], data: new Uint8Array(0) });
+    const out = join(dir, 'out');
+    const cases: [string[], RegExp][] = [
+      [[join(dir, 'set.npy'), '--predictions', join(dir, 'log.npy')], /covers 6 examples, the set has 5/],
+      [['--predictions', join(dir, 'flat.npy')], /epochs × examples × classes/],
+      [['--predictions', join(dir, 'corrupt.npy')], /corrupt\.npy/],
+      [[join(dir, 'empty.npy'), '--method', 'duplicates'], /empty/],
+      [['--method', 'dynamics'], /needs --predictions/],
+      [['--method', 'nope'], /Allowed choices are dynamics, duplicates/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run([...args, '--out', out]);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.err).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,110 @@
+// The training-dynamics detector on a synthetic prediction log with a known answer: layers of
+// "poisons" whose predictions repeat the previous layer's change one epoch later, among benign
+// examples that move independently.
+import { describe, expect, it } from 'vitest';
+import { autoFlags, dynamicsScores, evaluateFlags, knn, predictionDeltas, topFlags } from '../../src/defense/index.js';
+import { tensor, tidy } from '../../src/tensor/index.js';
+import { seededRandom } from '../../src/util/random.js';
+
+const K = 12;
+const C = 4;
+
+function softmaxRow(logits: number[]): number[] {
+  const m = Math.max(...logits);
+  const e = logits.map((v) => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+/** K×N×C log: `benign` random walks, then `layers` × `width` poisons, each layer one epoch behind the previous. */
+function syntheticLog(benign: number, layers: number, width: number, seed = 1) {
+  const random = seededRandom(seed);
+  const walk = (): number[][] => {
+    const out: number[][] = [];
+    let z = Array.from({ length: C }, () => 2 * random() - 1);
+    for (let k = 0; k < K; k++) {
+      z = z.map((v) => v + (random() - 0.5));
+      out.push(softmaxRow(z));
+    }
+    return out;
+  };
+  const rows: number[][][] = Array.from({ length: benign }, walk);
+  // Layer 0 follows a walk; layer L at epoch k repeats layer 0 at epoch k − L (held at the start).
+  const base = walk();
+  for (let l = 0; l < layers; l++) {
+    for (let w = 0; w < width; w++) rows.push(Array.from({ length: K }, (_, k) => base[Math.max(0, k - l)]));
+  }
+  const n = rows.length;
+  const data = new Float32Array(K * n * C);
+  for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) data.set(rows[i][k], (k * n + i) * C);
+  const isPoison = new Uint8Array(n);
+  isPoison.fill(1, benign);
+  return { data, n, isPoison };
+}
+
+describe('training-dynamics influence', () => {
+  it('builds μ from deltas and the final prediction, as section 5.3 defines it', () => {
+    tidy(() => {
+      // One example, one class, predictions 1, 3, 6 over three epochs: deltas 2, 3.
+      const { mu0, mu1 } = predictionDeltas(tensor([1, 3, 6], [3, 1, 1]));
+      expect(mu0.toNumbers()).toEqual([2, 3]); // [∂f_0, f_1]
+      expect(mu1.toNumbers()).toEqual([3, 6]); // [∂f_1, f_2]
+    });
+  });
+
+  it('scores the copying chain orders of magnitude below benign examples and flags it', () => {
+    const { data, n, isPoison } = syntheticLog(400, 8, 6);
+    const scores = tidy(() => dynamicsScores(tensor(data, [K, n, C]), { k: 5, blockSize: 97 }));
+    const flags = autoFlags(scores, 'low');
+    const ev = evaluateFlags(scores, 'low', flags, isPoison);
+    // Every layer but the last has six exact followers; the last follows but leads nobody.
+    const leaders = isPoison.reduce((a, b) => a + b, 0) - 6;
+    expect(ev.truePositives).toBeGreaterThanOrEqual(leaders);
+    expect(ev.falsePositives).toBe(0);
+    expect(ev.auroc).toBeGreaterThan(0.97);
+    const benignMin = Math.min(...Array.from(scores.subarray(0, 400)));
+    const leaderMax = Math.max(...Array.from(scores.subarray(400, 400 + leaders)));
+    expect(leaderMax).toBeLessThan(benignMin / 100);
+  });
+
+  it('gives the same scores whatever the block size', () => {
+    const { data, n } = syntheticLog(60, 3, 4, 2);
+    const a = tidy(() => dynamicsScores(tensor(data, [K, n, C]), { blockSize: 7 }));
+    const b = tidy(() => dynamicsScores(tensor(data, [K, n, C]), { blockSize: 1000 }));
+    a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 5));
+  });
+
+  it('rejects logs that are too short, malformed or NaN', () => {
+    expect(() => tidy(() => dynamicsScores(tensor(new Float32Array(2 * 10 * 3), [2, 10, 3])))).toThrow(
+      /at least 3 epochs/,
+    );
+    expect(() => tidy(() => dynamicsScores(tensor(new Float32Array(30), [10, 3])))).toThrow(
+      /epochs × examples × classes/,
+    );
+    const bad = new Float32Array(4 * 10 * 3).fill(0.3);
+    bad[17] = NaN;
+    expect(() => tidy(() => dynamicsScores(tensor(bad, [4, 10, 3])))).toThrow(/contains NaN/);
+    expect(() => tidy(() => dynamicsScores(tensor(new Float32Array(4 * 3 * 2), [4, 3, 2]), { k: 5 }))).toThrow(
+      /k must be in \[1, 2\]/,
+    );
+  });
+});
+
+describe('knn and flags', () => {
+  it('finds exact neighbours, excluding self, across blocks', () => {
+    const pts = [0, 0, 1, 0, 0, 2, 5, 5, 5, 6];
+    const r = tidy(() => knn(tensor(pts, [5, 2]), tensor(pts, [5, 2]), 1, { excludeSelf: true, blockSize: 2 }));
+    expect(Array.from(r.indices)).toEqual([1, 0, 0, 4, 3]);
+    expect(Array.from(r.distances)).toEqual([1, 1, 4, 1, 1]);
+  });
+
+  it('top-k flags, ranks and AUROC', () => {
+    const scores = Float32Array.of(0.5, 0.01, 0.9, 0.02, 0.7);
+    const truth = Uint8Array.of(0, 1, 0, 1, 0);
+    const ev = evaluateFlags(scores, 'low', topFlags(scores, 'low', 2), truth);
+    expect(ev).toMatchObject({ tpr: 1, fpr: 0, auroc: 1, poisonRanks: [1, 2] });
+    const worse = evaluateFlags(scores, 'high', topFlags(scores, 'high', 2), truth);
+    expect(worse.auroc).toBe(0);
+    expect(() => topFlags(scores, 'low', 9)).toThrow(/count must be in \[0, 5\]/);
+  });
+});
