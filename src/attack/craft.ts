@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
+  concatImageSets,
   imageSize,
   writeCifar10Batch,
   writeIdxImages,
@@ -172,8 +173,17 @@ export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
 
 export type PoisonFormat = 'npy' | 'png' | 'idx' | 'cifar10';
 
-/** Writes poisons (poisons.npy, poisons/ PNGs, poisons-idx3-ubyte or poisons.bin) and manifest.json into dir, atomically. */
-export async function writeCrafted(dir: string, crafted: Crafted, format: PoisonFormat = 'npy'): Promise<string> {
+/**
+ * Writes poisons (poisons.npy, poisons/ PNGs, poisons-idx3-ubyte or poisons.bin) and manifest.json into dir, atomically.
+ * With `unlabeled`, also unlabeled-poisoned.npy: the clean unlabeled set with the poisons appended (at index
+ * manifest.unlabeled_size), the file a scanner under test reads.
+ */
+export async function writeCrafted(
+  dir: string,
+  crafted: Crafted,
+  format: PoisonFormat = 'npy',
+  unlabeled?: ImageSet,
+): Promise<string> {
   if (!['npy', 'png', 'idx', 'cifar10'].includes(format)) throw new Error(`unknown poison format '${format}'`);
   if (existsSync(dir)) throw new Error(`${dir} already exists; choose a new output folder`);
   const parent = dirname(dir);
@@ -200,6 +210,12 @@ export async function writeCrafted(dir: string, crafted: Crafted, format: Poison
       file = 'poisons.bin';
       // CIFAR records need a label byte; unlabeled data has none, so it is 0 (never the desired label, which would leak).
       writeCifar10Batch(join(tmp, file), { ...crafted.poisons, labels: new Int32Array(crafted.poisons.n) });
+    }
+    if (unlabeled) {
+      if (unlabeled.n !== crafted.manifest.unlabeled_size) {
+        throw new Error(`the unlabeled set has ${unlabeled.n} images, the manifest ${crafted.manifest.unlabeled_size}`);
+      }
+      writeNpyImages(join(tmp, 'unlabeled-poisoned.npy'), concatImageSets([unlabeled, crafted.poisons]));
     }
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify({ ...crafted.manifest, file }, null, 2) + '\n');
     renameSync(tmp, dir);

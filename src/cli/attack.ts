@@ -42,6 +42,7 @@ interface CraftFlags {
   source?: number;
   seed: number;
   format: PoisonFormat;
+  withUnlabeled: boolean;
   out: string;
 }
 
@@ -88,6 +89,11 @@ export function registerAttack(program: Command): void {
     .addOption(
       new Option('--format <f>', 'poison file format').choices(['npy', 'png', 'idx', 'cifar10']).default('npy'),
     )
+    .option(
+      '--with-unlabeled',
+      'also write unlabeled-poisoned.npy: the clean unlabeled set with the poisons appended',
+      false,
+    )
     .requiredOption('--out <dir>', 'new folder for the poisons and manifest.json')
     .action(async (f: CraftFlags) => {
       const name = dataset(f.dataset);
@@ -114,7 +120,7 @@ export function registerAttack(program: Command): void {
         },
       );
       crafted.manifest.split = { dataset: name, labels: f.labels, unlabeled: f.unlabeled ?? null, seed: f.seed };
-      const file = await writeCrafted(f.out, crafted, f.format);
+      const file = await writeCrafted(f.out, crafted, f.format, f.withUnlabeled ? split.unlabeled : undefined);
       const m = crafted.manifest;
       console.log(
         `${m.count} poisons (${(100 * m.ratio).toFixed(2)}% of ${m.unlabeled_size} unlabeled) from labeled #${m.source.index} ` +

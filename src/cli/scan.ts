@@ -6,6 +6,8 @@ import { Option, type Command } from 'commander';
 import { readNpy, readNpyImages, readPngFolder, imagesToUnit, type ImageSet } from '../data/index.js';
 import {
   autoFlags,
+  clusterScores,
+  collinearScores,
   DEFENSES,
   duplicateScores,
   dynamicsScores,
@@ -32,6 +34,7 @@ interface ScanFlags {
   out: string;
   json: boolean;
   threads?: number;
+  linkage: 'single' | 'average';
 }
 
 async function readSet(path: string): Promise<ImageSet> {
@@ -67,6 +70,7 @@ export function registerScan(program: Command): void {
     .option('--threshold <x>', 'flag scores beyond this value instead of the automatic rule', float(0))
     .option('--z <x>', 'automatic rule: robust z-score of the log-score beyond which examples are flagged', float(0), 5)
     .option('--k <n>', 'neighbours averaged by the dynamics score', int(1), 5)
+    .addOption(new Option('--linkage <l>', 'cluster linkage').choices(['single', 'average']).default('single'))
     .option('--manifest <path>', 'ground truth from attack craft, to report TPR/FPR/AUROC')
     .option(
       '--poison-offset <n>',
@@ -83,6 +87,7 @@ export function registerScan(program: Command): void {
       const set = setPath ? await readSet(setPath) : null;
       if (set && set.n === 0) throw new Error(`${setPath}: the set is empty`);
       let scores: Float32Array;
+      let largestCluster = 0;
       if (f.method === 'dynamics') {
         if (!f.predictions) throw new Error('--method dynamics needs --predictions LOG.npy');
         const log = readNpy(f.predictions);
@@ -99,7 +104,16 @@ export function registerScan(program: Command): void {
         scores = tidy(() => dynamicsScores(logTensor(log.data, log.shape, log.dtype), { k: f.k }));
       } else {
         if (!set) throw new Error(`--method ${f.method} needs the unlabeled set`);
-        scores = tidy(() => duplicateScores(imagesToUnit(set).flatten(1)));
+        scores = tidy(() => {
+          const pixels = imagesToUnit(set).flatten(1);
+          if (f.method === 'collinear') return collinearScores(pixels, { k: Math.max(2, f.k + 3) });
+          if (f.method === 'cluster') {
+            const c = clusterScores(pixels, { linkage: f.linkage });
+            largestCluster = c.clustering.sizes[0];
+            return c.scores;
+          }
+          return duplicateScores(pixels);
+        });
       }
       const n = scores.length;
       const flags =
@@ -107,7 +121,10 @@ export function registerScan(program: Command): void {
           ? topFlags(scores, def.direction, f.flagCount)
           : f.threshold !== undefined
             ? thresholdFlags(scores, def.direction, f.threshold)
-            : autoFlags(scores, def.direction, f.z);
+            : f.method === 'cluster'
+              ? // The paper removes the largest cluster (when it is a cluster at all).
+                thresholdFlags(scores, 'high', Math.max(largestCluster, 3), 'the largest cluster (3 or more examples)')
+              : autoFlags(scores, def.direction, f.z);
       let evaluation: Evaluation | null = null;
       if (f.manifest)
         evaluation = evaluateFlags(scores, def.direction, flags, groundTruth(f.manifest, n, f.poisonOffset));

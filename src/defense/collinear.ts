@@ -1,0 +1,79 @@
+// Pixel-space collinearity detector (section 5.2): a linear bridge puts examples on segments
+// between other examples. For each example u and each pair (v, w) of its k nearest neighbours,
+// the distance from u to the segment v–w, relative to ‖v − w‖, is computed from the neighbours'
+// Gram matrix (blocked bmm in libtorch, no N×N matrix); an example's score is the smallest such
+// residual over the triples it belongs to, as the middle point or as an end. Low = suspicious.
+import { noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
+import { knn } from './knn.js';
+
+export interface CollinearOptions {
+  /** Neighbours whose pairs are tested (k(k−1)/2 segments per example). */
+  k?: number;
+  /** The middle point must lie strictly inside the segment: t in [margin, 1 − margin]. */
+  margin?: number;
+  blockSize?: number;
+}
+
+/** Relative segment residuals; pixels is N×D float (e.g. images in [0, 1], flattened). */
+export function collinearScores(pixels: Tensor, opts: CollinearOptions = {}): Float32Array {
+  const n = pixels.shape[0];
+  const k = opts.k ?? 8;
+  const margin = opts.margin ?? 0.02;
+  if (n < 3) throw new Error('collinear: needs at least three examples');
+  if (!Number.isInteger(k) || k < 2 || k >= n) throw new Error(`collinear: k must be in [2, ${n - 1}], got ${k}`);
+  const nn = knn(pixels, pixels, k, { excludeSelf: true, blockSize: opts.blockSize });
+  const scores = new Float32Array(n).fill(Infinity);
+  const block = opts.blockSize ?? 2048;
+  // Pair index lists (a < b) over the k neighbours.
+  const pa: number[] = [];
+  const pb: number[] = [];
+  for (let a = 0; a < k; a++) {
+    for (let b = a + 1; b < k; b++) {
+      pa.push(a);
+      pb.push(b);
+    }
+  }
+  const pairs = pa.length;
+  noGrad(() => {
+    const x = tidy(() => pixels.to('float32').contiguous());
+    const ia = tensor(pa, [pairs], { dtype: 'int64' });
+    const ib = tensor(pb, [pairs], { dtype: 'int64' });
+    for (let s = 0; s < n; s += block) {
+      const e = Math.min(n, s + block);
+      const rows = e - s;
+      const [res, best] = tidy(() => {
+        const nbr = tensor(nn.indices.subarray(s * k, e * k), [rows * k], { dtype: 'int32' }).to('int64');
+        const u = x.slice(0, s, e).unsqueeze(1); // rows×1×D
+        const p = x.indexSelect(0, nbr).reshape([rows, k, -1]).sub(u); // neighbours relative to u
+        const g = p.matmul(p.transpose(1, 2)); // rows×k×k Gram matrix
+        const gaa = g.flatten(1).indexSelect(1, ia.mul(k + 1));
+        const gbb = g.flatten(1).indexSelect(1, ib.mul(k + 1));
+        const gab = g.flatten(1).indexSelect(1, ia.mul(k).add(ib));
+        const dd = gaa.add(gbb).sub(gab.mul(2)).clamp(1e-12, null); // ‖w − v‖²
+        const t = gaa.sub(gab).div(dd); // position of u's projection on v→w
+        const r2 = gaa.sub(t.square().mul(dd)).clamp(0, null);
+        const rel = r2.div(dd).sqrt();
+        const inside = t.ge(margin).logicalAnd(t.le(1 - margin));
+        const masked = rel.maskedFill(inside.logicalNot(), 3e38);
+        const [mn, arg] = masked.minDim(1);
+        return [mn.toFloat32(), Int32Array.from(arg.toNumbers())];
+      });
+      for (let r = 0; r < rows; r++) {
+        const v = res[r];
+        if (v >= 3e38) continue;
+        const i = s + r;
+        const a = nn.indices[i * k + pa[best[r]]];
+        const b = nn.indices[i * k + pb[best[r]]];
+        // The middle point and both ends of a collinear triple are all suspicious.
+        for (const j of [i, a, b]) if (v < scores[j]) scores[j] = v;
+      }
+    }
+    ia.dispose();
+    ib.dispose();
+    x.dispose();
+  });
+  // Examples in no interior triple get the largest finite score seen (or 1).
+  let maxFinite = 0;
+  for (const v of scores) if (Number.isFinite(v) && v > maxFinite) maxFinite = v;
+  return scores.map((v) => (Number.isFinite(v) ? v : Math.max(maxFinite, 1)));
+}
