@@ -3,7 +3,7 @@
 // TF.js CPU backend on the CNN; and float32 vs bfloat16 accuracy on a short Fashion-MNIST run.
 // Writes bench/results/engine.json and the engine section of docs/BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { Command } from 'commander';
 import { loadDataset } from '../src/data/index.js';
@@ -25,9 +25,15 @@ import {
 const opts = new Command()
   .option('--threads <n>', 'threads for both engines', String(availableParallelism()))
   .option('--accuracy-steps <n>', 'steps of the float32-vs-bfloat16 Fashion-MNIST run', '500')
-  .option('--tfjs-steps <n>', 'timed TF.js steps (each takes about a minute)', '2')
+  .option('--tfjs-steps <n>', 'timed TF.js steps (each takes minutes)', '1')
+  .option(
+    '--only <sections>',
+    'comma-separated subset of cnn,wrn28_2,tfjs,accuracy (none: only rewrite the doc)',
+    'cnn,wrn28_2,tfjs,accuracy',
+  )
   .parse()
-  .opts<{ threads: string; accuracySteps: string; tfjsSteps: string }>();
+  .opts<{ threads: string; accuracySteps: string; tfjsSteps: string; only: string }>();
+const sections = new Set(opts.only.split(',').map((s) => s.trim()));
 const threads = Number(opts.threads);
 setNumThreads(threads);
 setFlushDenormal(true);
@@ -127,57 +133,71 @@ async function accuracyRun(bf16: boolean, steps: number): Promise<number> {
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-async function main(): Promise<void> {
-  const results: Record<string, unknown> = {
+const RESULTS = 'bench/results/engine.json';
+
+/** Results are merged into engine.json section by section, so an interrupted run keeps what it measured. */
+function record(results: Record<string, unknown>, entries: Record<string, unknown>): void {
+  Object.assign(results, entries, {
     cpu: cpus()[0]?.model ?? 'unknown',
     threads,
     native_bf16: nativeBf16,
     command: 'make bench',
     date: new Date().toISOString().slice(0, 10),
-  };
+  });
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
+  updateDoc(results);
+  log(JSON.stringify(entries));
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) : {};
   // bfloat16 without hardware support is emulated and ~20x slower: fewer steps keep the run short.
   const bfSteps = nativeBf16 ? { warmup: 5, steps: 10 } : { warmup: 1, steps: 2 };
   for (const [key, kind] of [
     ['cnn', 'cnn'],
     ['wrn28_2', 'wrn'],
   ] as const) {
+    if (!sections.has(key)) continue;
     const fp = kind === 'cnn' ? { warmup: 8, steps: 20 } : { warmup: 5, steps: 10 };
     log(`${key}: timing float32 ...`);
     const ours = await timeOurs(kind, false, fp.warmup, fp.steps);
     const torch = timePytorch(kind, false, fp.warmup, fp.steps);
-    results[key] = { ours_ms: round(ours), pytorch_ms: round(torch), ratio: round(torch / ours, 2) };
     log(`${key}: timing bfloat16 ...`);
     const oursBf = await timeOurs(kind, true, bfSteps.warmup, bfSteps.steps);
     const torchBf = timePytorch(kind, true, bfSteps.warmup, bfSteps.steps);
-    results[`${key}_bf16`] = {
-      ours_ms: round(oursBf),
-      pytorch_ms: round(torch),
-      pytorch_bf16_ms: round(torchBf),
-      ratio: round(torch / oursBf, 2),
-      ratio_vs_pytorch_bf16: round(torchBf / oursBf, 2),
-    };
-    log(JSON.stringify({ [key]: results[key], [`${key}_bf16`]: results[`${key}_bf16`] }));
+    record(results, {
+      [key]: { ours_ms: round(ours), pytorch_ms: round(torch), ratio: round(torch / ours, 2) },
+      [`${key}_bf16`]: {
+        ours_ms: round(oursBf),
+        pytorch_ms: round(torch),
+        pytorch_bf16_ms: round(torchBf),
+        ratio: round(torch / oursBf, 2),
+        ratio_vs_pytorch_bf16: round(torchBf / oursBf, 2),
+      },
+    });
   }
-  log('tfjs: timing the CNN on @tensorflow/tfjs (cpu backend) ...');
-  const tfjs = await timeTfjs(Number(opts.tfjsSteps));
-  const ourCnn = (results.cnn as { ours_ms: number }).ours_ms;
-  results.tfjs_cnn = { ours_ms: ourCnn, tfjs_ms: round(tfjs), ratio: round(tfjs / ourCnn, 2) };
-  log(JSON.stringify(results.tfjs_cnn));
-
-  const accSteps = Number(opts.accuracySteps);
-  log(`accuracy: ${accSteps} steps of the width-16 CNN on Fashion-MNIST, float32 then bfloat16 ...`);
-  const accFp = await accuracyRun(false, accSteps);
-  const accBf = await accuracyRun(true, accSteps);
-  results.bf16_accuracy = {
-    steps: accSteps,
-    float32: round(100 * accFp, 2),
-    bfloat16: round(100 * accBf, 2),
-    difference_points: round(100 * (accBf - accFp), 2),
-  };
-  log(JSON.stringify(results.bf16_accuracy));
-
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/engine.json', JSON.stringify(results, null, 2) + '\n');
+  if (sections.has('tfjs')) {
+    log('tfjs: timing the CNN on @tensorflow/tfjs (cpu backend) ...');
+    const tfjs = await timeTfjs(Number(opts.tfjsSteps));
+    const ourCnn =
+      (results.cnn as { ours_ms: number } | undefined)?.ours_ms ?? round(await timeOurs('cnn', false, 8, 20));
+    record(results, { tfjs_cnn: { ours_ms: ourCnn, tfjs_ms: round(tfjs), ratio: round(tfjs / ourCnn, 2) } });
+  }
+  if (sections.has('accuracy')) {
+    const accSteps = Number(opts.accuracySteps);
+    log(`accuracy: ${accSteps} steps of the width-16 CNN on Fashion-MNIST, float32 then bfloat16 ...`);
+    const accFp = await accuracyRun(false, accSteps);
+    const accBf = await accuracyRun(true, accSteps);
+    record(results, {
+      bf16_accuracy: {
+        steps: accSteps,
+        float32: round(100 * accFp, 2),
+        bfloat16: round(100 * accBf, 2),
+        difference_points: round(100 * (accBf - accFp), 2),
+      },
+    });
+  }
   updateDoc(results);
   console.log(JSON.stringify(results, null, 2));
 }
@@ -190,22 +210,41 @@ function updateDoc(r: Record<string, unknown>): void {
     pytorch_bf16_ms?: number;
     ratio_vs_pytorch_bf16?: number;
   };
-  const g = (k: string) => r[k] as Row;
-  const acc = r.bf16_accuracy as { steps: number; float32: number; bfloat16: number; difference_points: number };
-  const tfjs = r.tfjs_cnn as { tfjs_ms: number; ratio: number };
+  const g = (k: string) => r[k] as Row | undefined;
+  const missing = '(not measured yet)';
+  const fp = (label: string, k: string) => {
+    const x = g(k);
+    return x
+      ? `| ${label} | ${x.ours_ms} | ${x.pytorch_ms} | | **${x.ratio}** | |`
+      : `| ${label} | ${missing} | | | | |`;
+  };
+  const bf = (label: string, k: string) => {
+    const x = g(k);
+    return x
+      ? `| ${label} | ${x.ours_ms} | ${x.pytorch_ms} | ${x.pytorch_bf16_ms} | **${x.ratio}** | **${x.ratio_vs_pytorch_bf16}** |`
+      : `| ${label} | ${missing} | | | | |`;
+  };
+  const acc = r.bf16_accuracy as
+    | { steps: number; float32: number; bfloat16: number; difference_points: number }
+    | undefined;
+  const tfjs = r.tfjs_cnn as { ours_ms: number; tfjs_ms: number; ratio: number } | undefined;
   const section = [
     '<!-- engine:start (written by bench/engine.ts) -->',
     `Machine: ${r.cpu}, ${r.threads} threads, native bfloat16: ${r.native_bf16 ? 'yes' : 'no (AVX2 only: bfloat16 is emulated)'}; ${r.date}; command \`${r.command}\`.`,
     '',
     '| one SGD step, batch 64 | ours (ms) | PyTorch 1.13 fp32 (ms) | PyTorch bf16 (ms) | ratio vs PyTorch fp32 | ratio vs PyTorch bf16 |',
     '|---|---|---|---|---|---|',
-    `| CNN 28×28×1, float32 | ${g('cnn').ours_ms} | ${g('cnn').pytorch_ms} | | **${g('cnn').ratio}** | |`,
-    `| WRN-28-2 32×32×3, float32 | ${g('wrn28_2').ours_ms} | ${g('wrn28_2').pytorch_ms} | | **${g('wrn28_2').ratio}** | |`,
-    `| CNN, bfloat16 autocast | ${g('cnn_bf16').ours_ms} | ${g('cnn_bf16').pytorch_ms} | ${g('cnn_bf16').pytorch_bf16_ms} | **${g('cnn_bf16').ratio}** | **${g('cnn_bf16').ratio_vs_pytorch_bf16}** |`,
-    `| WRN-28-2, bfloat16 autocast | ${g('wrn28_2_bf16').ours_ms} | ${g('wrn28_2_bf16').pytorch_ms} | ${g('wrn28_2_bf16').pytorch_bf16_ms} | **${g('wrn28_2_bf16').ratio}** | **${g('wrn28_2_bf16').ratio_vs_pytorch_bf16}** |`,
-    `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${g('cnn').ours_ms} | | | TF.js ${tfjs.tfjs_ms} ms: ours **${tfjs.ratio}×** faster | |`,
+    fp('CNN 28×28×1, float32', 'cnn'),
+    fp('WRN-28-2 32×32×3, float32', 'wrn28_2'),
+    bf('CNN, bfloat16 autocast', 'cnn_bf16'),
+    bf('WRN-28-2, bfloat16 autocast', 'wrn28_2_bf16'),
+    tfjs
+      ? `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${tfjs.ours_ms} | | | TF.js ${tfjs.tfjs_ms} ms: ours **${tfjs.ratio}×** faster | |`
+      : `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${missing} | | | | |`,
     '',
-    `bfloat16 vs float32 accuracy, width-16 CNN, ${acc.steps} steps on Fashion-MNIST (full test set): float32 ${acc.float32}%, bfloat16 ${acc.bfloat16}% (${acc.difference_points >= 0 ? '+' : ''}${acc.difference_points} points).`,
+    acc
+      ? `bfloat16 vs float32 accuracy, width-16 CNN, ${acc.steps} steps on Fashion-MNIST (full test set): float32 ${acc.float32}%, bfloat16 ${acc.bfloat16}% (${acc.difference_points >= 0 ? '+' : ''}${acc.difference_points} points).`
+      : `bfloat16 vs float32 accuracy on Fashion-MNIST: ${missing}.`,
     '<!-- engine:end -->',
   ].join('\n');
   const path = 'docs/BENCHMARKS.md';
