@@ -2,8 +2,9 @@
 // labeled example of the desired class) unless one is given, sizes the budget from a count or a
 // share of the unlabeled set, runs a variant, and writes the poisons with a separate ground-truth
 // manifest so that a scanner under test cannot see which files are poisons.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeDirAtomic } from '../util/atomic.js';
 import {
   concatImageSets,
   imageSize,
@@ -185,14 +186,8 @@ export async function writeCrafted(
   unlabeled?: ImageSet,
 ): Promise<string> {
   if (!['npy', 'png', 'idx', 'cifar10'].includes(format)) throw new Error(`unknown poison format '${format}'`);
-  if (existsSync(dir)) throw new Error(`${dir} already exists; choose a new output folder`);
-  const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(dir)}.${process.pid}.tmp`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  try {
-    let file: string;
+  let file = '';
+  await writeDirAtomic(dir, async (tmp) => {
     if (format === 'npy') {
       file = 'poisons.npy';
       writeNpyImages(join(tmp, file), crafted.poisons);
@@ -218,10 +213,6 @@ export async function writeCrafted(
       writeNpyImages(join(tmp, 'unlabeled-poisoned.npy'), concatImageSets([unlabeled, crafted.poisons]));
     }
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify({ ...crafted.manifest, file }, null, 2) + '\n');
-    renameSync(tmp, dir);
-    return join(dir, file);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  });
+  return join(dir, file);
 }

@@ -1,7 +1,8 @@
 // `semipoison scan`: rank the examples of an unlabeled set by how likely they are poisons, without
 // labels; with a ground-truth manifest, also report TPR, FPR, AUROC and each poison's rank.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeDirAtomic } from '../util/atomic.js';
 import { Option, type Command } from 'commander';
 import { readNpy, readNpyImages, readPngFolder, imagesToUnit, type ImageSet } from '../data/index.js';
 import {
@@ -146,14 +147,10 @@ export function registerScan(program: Command): void {
         most_suspicious: order.slice(0, Math.min(20, n)),
         evaluation,
       };
-      const parent = dirname(f.out);
-      mkdirSync(parent, { recursive: true });
-      const tmp = join(parent, `.${basename(f.out)}.${process.pid}.tmp`);
-      rmSync(tmp, { recursive: true, force: true });
-      mkdirSync(tmp);
-      writeFileSync(join(tmp, 'scores.csv'), csv + '\n');
-      writeFileSync(join(tmp, 'scan.json'), JSON.stringify(result, null, 2) + '\n');
-      renameSync(tmp, f.out);
+      await writeDirAtomic(f.out, (tmp) => {
+        writeFileSync(join(tmp, 'scores.csv'), csv + '\n');
+        writeFileSync(join(tmp, 'scan.json'), JSON.stringify(result, null, 2) + '\n');
+      });
       if (f.json) console.log(JSON.stringify(result));
       else {
         console.log(`${f.method}: flagged ${flaggedCount} of ${n} (${flags.rule}) -> ${join(f.out, 'scores.csv')}`);

@@ -1,17 +1,7 @@
-// Shared file plumbing for the dataset readers and writers: whole-file reads past 2 GiB, atomic writes, gzip detection.
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  openSync,
-  readSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+// Shared file plumbing for the dataset readers and writers: whole-file reads past 2 GiB, gzip detection; atomic
+// writes come from util/atomic.
+export { tempSibling, writeFileAtomic, writeFileAtomicWith, type AtomicWriteOptions } from '../util/atomic.js';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
 /** A dataset file is absent; `paths` are the places looked at, so the registry can say how to fetch it. */
@@ -33,10 +23,6 @@ function isNotFound(e: unknown): boolean {
 }
 
 /** A hidden name next to `path`, so the final rename stays on one file system. */
-export function tempSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-}
-
 /** Opens for reading; a missing file becomes a MissingFileError. */
 export function openForRead(path: string): number {
   try {
@@ -99,52 +85,4 @@ export function gunzipIfNeeded(buf: Buffer, path: string): Buffer {
   } catch (e) {
     throw new Error(`${path}: corrupt gzip stream (${errorMessage(e)})`);
   }
-}
-
-export interface AtomicWriteOptions {
-  /** Flush to disk before the rename, so a crash cannot leave an empty file under the final name. */
-  fsync?: boolean;
-}
-
-function writeAll(fd: number, data: Uint8Array): void {
-  let done = 0;
-  while (done < data.length) {
-    done += writeSync(fd, data, done, Math.min(IO_CHUNK, data.length - done));
-  }
-}
-
-/**
- * Writes through `produce` into a temporary file beside `path`, then renames it into place, so readers never see a
- * half-written file and a failure leaves nothing behind.
- */
-export function writeFileAtomicWith(
-  path: string,
-  produce: (write: (chunk: Uint8Array) => void) => void,
-  opts: AtomicWriteOptions = {},
-): void {
-  const tmp = tempSibling(path);
-  const fd = openSync(tmp, 'wx');
-  try {
-    produce((chunk) => writeAll(fd, chunk));
-    if (opts.fsync) fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed by the success path before a failing rename
-    }
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-export function writeFileAtomic(
-  path: string,
-  data: Uint8Array | readonly Uint8Array[],
-  opts: AtomicWriteOptions = {},
-): void {
-  const parts = data instanceof Uint8Array ? [data] : data;
-  writeFileAtomicWith(path, (write) => parts.forEach(write), opts);
 }

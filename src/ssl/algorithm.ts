@@ -1,6 +1,6 @@
 // What an SSL algorithm is to the trainer: a hyperparameter schema and a loss on one batch.
 // Shared pieces (confidence mask, sharpening, ramp-up) are named functions the algorithms call.
-import { tidy, type Tensor } from '../tensor/index.js';
+import { cat, tidy, type Tensor } from '../tensor/index.js';
 import type { Classifier } from '../nn/index.js';
 import type { ParamSchema, ParamValues } from '../util/params.js';
 
@@ -66,4 +66,17 @@ export function sharpen(probs: Tensor, temperature: number): Tensor {
 /** The reference code's linear ramp of the unsupervised weight: min(1, progress / warmup). */
 export function rampUp(progress: number, warmup: number): number {
   return warmup <= 0 ? 1 : Math.min(1, progress / warmup);
+}
+
+/**
+ * Logits of the weakly augmented labeled images and of a weak and a strong view of each unlabeled
+ * image, in one forward pass so that BatchNorm sees them together (as the reference does).
+ */
+export function weakStrongLogits(ctx: SslContext, b: SslBatch): { labeled: Tensor; weak: Tensor; strong: Tensor } {
+  const nl = b.xl.shape[0];
+  const nu = b.xu.shape[0];
+  const [labeled, weak, strong] = ctx
+    .logits(cat([ctx.weak(b.xl), ctx.weak(b.xu), ctx.strong(b.xu)]))
+    .split([nl, nu, nu]);
+  return { labeled, weak, strong };
 }

@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'nod
 import { join } from 'node:path';
 import type { ImageSet } from '../data/index.js';
 import { NpyAppender } from '../data/npy.js';
-import { writeFileAtomic } from '../data/fileio.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { AUGMENTATIONS, CTAugment, ctaProximity, type CTAugmentState } from '../data/augment.js';
 import { channelStats, imagesToUnit, labelsToTensor, standardize, type Normalization } from '../data/tensors.js';
 import {

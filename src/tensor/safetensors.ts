@@ -1,8 +1,8 @@
 // safetensors checkpoints (huggingface/safetensors format): an 8-byte little-endian header
 // length, a JSON header of dtype/shape/byte offsets, then raw little-endian data. Loading parses
 // data only, never code, unlike pickle.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic.js';
 import { Tensor, type DType } from './tensor.js';
 import { native } from './native.js';
 
@@ -33,25 +33,6 @@ const SIZES: Record<string, number> = {
 const FROM_CODE = Object.fromEntries(Object.entries(CODES).map(([d, c]) => [c, d as DType]));
 const MAX_HEADER = 100 * 1024 * 1024;
 
-/** Writes a file atomically: to a temporary sibling, fsync, then rename over the target. */
-export function writeFileAtomic(path: string, chunks: Uint8Array[]): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const c of chunks) {
-      let off = 0;
-      while (off < c.byteLength) off += writeSync(fd, c, off, c.byteLength - off);
-    }
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
 /** Serialises named tensors (and string metadata) to safetensors bytes. */
 export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array[] {
   const header: Record<string, unknown> = {};
@@ -81,7 +62,7 @@ export function saveSafetensors(
   tensors: Record<string, Tensor>,
   metadata?: Record<string, string>,
 ): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata), { fsync: true });
 }
 
 export interface SafetensorsFile {

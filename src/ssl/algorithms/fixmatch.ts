@@ -1,8 +1,8 @@
 // FixMatch (Sohn et al. 2020; the paper's main victim, appendix A): the pseudo-label of a weakly
 // augmented unlabeled image, when confident, is the target for its strongly augmented version.
-import { cat, crossEntropy, tidy } from '../../tensor/index.js';
+import { crossEntropy, tidy } from '../../tensor/index.js';
 import { num } from '../../util/params.js';
-import { confidenceMask, defineAlgorithm } from '../algorithm.js';
+import { confidenceMask, defineAlgorithm, weakStrongLogits } from '../algorithm.js';
 
 export const fixmatch = defineAlgorithm({
   description: "confident pseudo-labels of weak views as targets for strong views (the paper's main victim)",
@@ -12,11 +12,7 @@ export const fixmatch = defineAlgorithm({
   },
   unlabeled: true,
   loss(ctx, b, p) {
-    const nl = b.xl.shape[0];
-    const nu = b.xu.shape[0];
-    // One forward pass over labeled, weak and strong views, so BatchNorm sees them together.
-    const logits = ctx.logits(cat([ctx.weak(b.xl), ctx.weak(b.xu), ctx.strong(b.xu)]));
-    const [lx, lw, ls] = logits.split([nl, nu, nu]);
+    const { labeled: lx, weak: lw, strong: ls } = weakStrongLogits(ctx, b);
     const lossX = crossEntropy(lx, b.yl);
     const { pseudo, mask } = tidy(() => {
       const probs = lw.detach().softmax(1);

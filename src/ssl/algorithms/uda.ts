@@ -1,8 +1,8 @@
 // UDA (Xie et al. 2019): the sharpened prediction on the weak view is a soft target for the strong
 // view, where the weak prediction is confident (reference uda.py: confidence mask, temperature).
-import { cat, crossEntropy, tidy } from '../../tensor/index.js';
+import { crossEntropy, tidy } from '../../tensor/index.js';
 import { num } from '../../util/params.js';
-import { confidenceMask, defineAlgorithm } from '../algorithm.js';
+import { confidenceMask, defineAlgorithm, weakStrongLogits } from '../algorithm.js';
 
 export const uda = defineAlgorithm({
   description: 'sharpened weak-view predictions as soft targets for strong views',
@@ -13,10 +13,7 @@ export const uda = defineAlgorithm({
   },
   unlabeled: true,
   loss(ctx, b, p) {
-    const nl = b.xl.shape[0];
-    const nu = b.xu.shape[0];
-    const logits = ctx.logits(cat([ctx.weak(b.xl), ctx.weak(b.xu), ctx.strong(b.xu)]));
-    const [lx, lw, ls] = logits.split([nl, nu, nu]);
+    const { labeled: lx, weak: lw, strong: ls } = weakStrongLogits(ctx, b);
     const lossX = crossEntropy(lx, b.yl);
     const { target, mask } = tidy(() => {
       const w = lw.detach();
