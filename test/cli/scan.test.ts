@@ -83,7 +83,7 @@ describe('semipoison scan', () => {
       [['--predictions', join(dir, 'corrupt.npy')], /corrupt\.npy/],
       [[join(dir, 'empty.npy'), '--method', 'duplicates'], /empty/],
       [['--method', 'dynamics'], /needs --predictions/],
-      [['--method', 'nope'], /Allowed choices are dynamics, duplicates/],
+      [['--method', 'nope'], /Allowed choices are dynamics, collinear, cluster, duplicates/],
     ];
     for (const [args, message] of cases) {
       const r = run([...args, '--out', out]);
