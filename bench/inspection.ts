@@ -64,7 +64,7 @@ for (const variant of variants) {
   process.stderr.write(`${variant} done\n`);
 }
 console.log(
-  `Fashion-MNIST, ${o.unlabeled} clean unlabeled + ${Number(o.ratio) * 100}% poisons, mean of ${o.trials} target/desired pairs (${VARIANTS.linear ? 'attack craft defaults' : ''}):\n`,
+  `Fashion-MNIST, ${o.unlabeled} clean unlabeled + ${Number(o.ratio) * 100}% poisons, mean of ${o.trials} target/desired pairs:\n`,
 );
 console.log('| variant | collinearity | clustering (largest cluster) | near-duplicates |');
 console.log('|---|---|---|---|');
