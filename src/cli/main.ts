@@ -4,6 +4,7 @@ import { registerDemo } from './demo.js';
 import { registerTrain } from './train.js';
 import { registerAttack } from './attack.js';
 import { registerScan } from './scan.js';
+import { registerData } from './data.js';
 
 export function buildProgram(): Command {
   const program = new Command('semipoison')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerAttack(program);
   registerScan(program);
+  registerData(program);
   return program;
 }
 
