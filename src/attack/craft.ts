@@ -33,6 +33,8 @@ export interface CraftOptions {
   seed: number;
   /** The source x′ as an index into the labeled set; by default a random labeled image of class y*. */
   sourceIndex?: number;
+  /** A crafted source x′ instead (H×W×C pixels), e.g. the transfer attack's x* + δ. */
+  sourceImage?: { pixels: Uint8Array; description: string };
 }
 
 export interface CraftInput {
@@ -55,7 +57,7 @@ export interface Manifest {
   seed: number;
   target: { split: 'test'; index: number; true_label: number };
   desired: number;
-  source: { split: 'labeled'; index: number; label: number };
+  source: { split: 'labeled'; index: number; label: number } | { split: 'crafted'; description: string };
   count: number;
   unlabeled_size: number;
   ratio: number;
@@ -109,7 +111,11 @@ export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
   const random = seededRandom(o.seed);
   const ofClass = Array.from({ length: labeled.n }, (_, i) => i).filter((i) => labeled.labels![i] === o.desired);
   let sourceIndex = o.sourceIndex;
-  if (sourceIndex === undefined) {
+  if (o.sourceImage) {
+    if (o.sourceImage.pixels.length !== imageSize(test))
+      throw new Error('craft: the crafted source has the wrong size');
+    sourceIndex = -1;
+  } else if (sourceIndex === undefined) {
     if (ofClass.length === 0) throw new Error(`craft: the labeled set has no image of class ${o.desired}`);
     sourceIndex = ofClass[Math.floor(random() * ofClass.length)];
   } else if (!Number.isInteger(sourceIndex) || sourceIndex < 0 || sourceIndex >= labeled.n) {
@@ -134,7 +140,7 @@ export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
   const poisons: Poison[] = (def.craft as (i: unknown, p: unknown) => Poison[])(
     {
       target: image(test, o.targetIndex),
-      source: image(labeled, sourceIndex),
+      source: o.sourceImage ? o.sourceImage.pixels : image(labeled, sourceIndex),
       others,
       budget,
       density,
@@ -163,7 +169,9 @@ export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
       seed: o.seed,
       target: { split: 'test', index: o.targetIndex, true_label: trueLabel },
       desired: o.desired,
-      source: { split: 'labeled', index: sourceIndex, label: labeled.labels[sourceIndex] },
+      source: o.sourceImage
+        ? { split: 'crafted', description: o.sourceImage.description }
+        : { split: 'labeled', index: sourceIndex, label: labeled.labels[sourceIndex] },
       count: poisons.length,
       unlabeled_size: input.unlabeledSize,
       ratio: poisons.length / input.unlabeledSize,

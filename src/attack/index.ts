@@ -4,3 +4,4 @@ export * from './density.js';
 export * from './interpolation.js';
 export * from './variants.js';
 export * from './craft.js';
+export * from './transfer.js';

@@ -10,9 +10,12 @@ import {
   VARIANTS,
   isVariantName,
   writeCrafted,
+  minimalPerturbation,
   type Manifest,
   type PoisonFormat,
 } from '../attack/index.js';
+import { loadClassifier } from '../nn/index.js';
+import type { Normalization } from '../data/tensors.js';
 import {
   DATASETS,
   extendUnlabeled,
@@ -43,6 +46,7 @@ interface CraftFlags {
   seed: number;
   format: PoisonFormat;
   withUnlabeled: boolean;
+  init?: string;
   out: string;
 }
 
@@ -90,6 +94,10 @@ export function registerAttack(program: Command): void {
       new Option('--format <f>', 'poison file format').choices(['npy', 'png', 'idx', 'cifar10']).default('npy'),
     )
     .option(
+      '--init <model.safetensors>',
+      'transfer attack (section 4.3): the victim’s initial weights; x′ becomes the nearest image to x* they label y*',
+    )
+    .option(
       '--with-unlabeled',
       'also write unlabeled-poisoned.npy: the clean unlabeled set with the poisons appended',
       false,
@@ -105,6 +113,29 @@ export function registerAttack(program: Command): void {
       const trainSet = await loadDataset(name, 'train', f.dataDir);
       const test = await loadDataset(name, 'test', f.dataDir);
       const split = splitDataset(trainSet, { labels: f.labels, seed: f.seed, unlabeled: f.unlabeled });
+      let sourceImage: { pixels: Uint8Array; description: string } | undefined;
+      if (f.init) {
+        setupEngine({ device: 'cpu', precision: false });
+        const { model, metadata } = loadClassifier(f.init, {
+          numClasses: test.numClasses,
+          inChannels: test.channels,
+          imageSize: test.height,
+        });
+        if (!metadata.norm)
+          throw new Error(`${f.init}: no input normalisation in its metadata (not written by semipoison train)`);
+        const size = test.height * test.width * test.channels;
+        const target = test.images.slice(f.target * size, (f.target + 1) * size);
+        const p = minimalPerturbation(model, target, test, f.desired, JSON.parse(metadata.norm) as Normalization);
+        model.dispose();
+        if (!p.success)
+          throw new Error(
+            `transfer: no perturbation found that makes ${f.init} label target #${f.target} as ${f.desired}`,
+          );
+        sourceImage = {
+          pixels: p.image,
+          description: `x* + δ (‖δ‖₂ = ${p.distance.toFixed(3)}) labeled ${f.desired} by ${f.init}`,
+        };
+      }
       const crafted = craftPoisons(
         { test, labeled: split.labeled, unlabeledSize: split.unlabeled.n },
         {
@@ -117,13 +148,14 @@ export function registerAttack(program: Command): void {
           params,
           seed: f.seed,
           sourceIndex: f.source,
+          sourceImage,
         },
       );
       crafted.manifest.split = { dataset: name, labels: f.labels, unlabeled: f.unlabeled ?? null, seed: f.seed };
       const file = await writeCrafted(f.out, crafted, f.format, f.withUnlabeled ? split.unlabeled : undefined);
       const m = crafted.manifest;
       console.log(
-        `${m.count} poisons (${(100 * m.ratio).toFixed(2)}% of ${m.unlabeled_size} unlabeled) from labeled #${m.source.index} ` +
+        `${m.count} poisons (${(100 * m.ratio).toFixed(2)}% of ${m.unlabeled_size} unlabeled) from ${m.source.split === 'labeled' ? `labeled #${m.source.index}` : m.source.description} ` +
           `(class ${m.desired}) to test #${m.target.index} (class ${m.target.true_label}) -> ${file}`,
       );
     });

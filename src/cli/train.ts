@@ -43,6 +43,7 @@ interface TrainFlags {
   precision: boolean | 'auto';
   out?: string;
   resume: boolean;
+  init?: string;
   json: boolean;
 }
 
@@ -82,6 +83,7 @@ export function registerTrain(program: Command): void {
     .option('--threads <n>', 'libtorch threads (default: all cores)', int(1))
     .option('--precision <p>', 'auto, bf16 or fp32', precision, 'auto')
     .option('--out <dir>', 'run folder: config, metrics, checkpoint, prediction log, final weights')
+    .option('--init <model.safetensors>', 'start from these weights (fine-tuning, as in transfer learning)')
     .option('--resume', 'continue from the run folder’s checkpoint', false)
     .option('--json', 'print one JSON object with the final metrics', false)
     .action(async (flags: TrainFlags) => {
@@ -123,6 +125,7 @@ export function registerTrain(program: Command): void {
         seed: flags.seed,
         device,
         bf16,
+        init: flags.init,
       };
       const config = {
         ...options,
@@ -166,7 +169,7 @@ export function registerTrain(program: Command): void {
         out: flags.out ?? null,
       };
       if (flags.out) {
-        const meta = { model: flags.model, config: JSON.stringify(config) };
+        const meta = { model: flags.model, config: JSON.stringify(config), norm: JSON.stringify(result.norm) };
         saveSafetensors(join(flags.out, 'model.safetensors'), result.ema.stateDict(), meta);
       }
       if (flags.json) console.log(JSON.stringify(summary));

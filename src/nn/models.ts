@@ -1,5 +1,5 @@
 // Classifiers: WRN-28-2 as in the FixMatch reference code, a CPU-sized CNN for 28×28 images, an MLP.
-import { maxPool2d, tidy, type Device, type Tensor } from '../tensor/index.js';
+import { loadSafetensors, maxPool2d, tidy, type Device, type Tensor } from '../tensor/index.js';
 import { BatchNorm2d, Conv2d, Dropout, GlobalAvgPool, LeakyReLU, Linear, ReLU, Tanh } from './layers.js';
 import { Module, Sequential } from './module.js';
 
@@ -252,4 +252,26 @@ export function createModel(name: ModelName, opts: ModelOptions): Classifier {
   const make = MODELS[name];
   if (!make) throw new Error(`unknown model '${name}': choose one of ${Object.keys(MODELS).join(', ')}`);
   return make(opts);
+}
+
+/**
+ * Loads a classifier saved by `semipoison train` (model.safetensors, whose metadata names the model
+ * and its config): the victim's initial weights θ_init for transfer learning and its attack.
+ */
+export function loadClassifier(
+  path: string,
+  opts: ModelOptions,
+): { model: Classifier; metadata: Record<string, string> } {
+  const { tensors, metadata } = loadSafetensors(path);
+  try {
+    const name = metadata.model as ModelName;
+    if (!name || !(name in MODELS))
+      throw new Error(`${path}: the metadata names no known model (model='${name ?? ''}')`);
+    const config = metadata.config ? (JSON.parse(metadata.config) as { width?: number }) : {};
+    const model = createModel(name, { ...opts, width: config.width ?? opts.width });
+    model.loadStateDict(tensors);
+    return { model, metadata };
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
 }

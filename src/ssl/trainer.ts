@@ -26,7 +26,7 @@ import {
   type Device,
   type Tensor,
 } from '../tensor/index.js';
-import { cosineLr, createModel, Ema, Sgd, type Classifier, type ModelName } from '../nn/index.js';
+import { cosineLr, createModel, Ema, loadClassifier, Sgd, type Classifier, type ModelName } from '../nn/index.js';
 import { resolveParams } from '../util/params.js';
 import type { SslContext } from './algorithm.js';
 import { ALGORITHMS, isAlgorithmName, type AlgorithmName } from './algorithms/index.js';
@@ -60,6 +60,8 @@ export interface TrainOptions {
   seed: number;
   /** Training images per "epoch" (the reference's 64Ki): evaluation, logs and checkpoints happen per epoch. */
   epochImages: number;
+  /** Initial weights (a model.safetensors from a previous run): fine-tuning, as in transfer learning. */
+  init?: string;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -209,7 +211,7 @@ export async function train(
     bnMomentum: o.bnMomentum,
     width: o.width,
   };
-  const model = createModel(o.model, modelOpts);
+  const model = o.init ? loadClassifier(o.init, modelOpts).model : createModel(o.model, modelOpts);
   const shadow = createModel(o.model, modelOpts);
   const ema = new Ema(model, shadow, { decay: o.emaDecay, buffers: o.emaBuffers, warmup: o.emaWarmup });
   const { decay, noDecay } = model.parameterGroups();

@@ -38,12 +38,13 @@ describe('interpolation poisons', () => {
   it('craft picks a labeled source of the desired class and includes the target', () => {
     const c = craftPoisons(input, { targetIndex: 3, desired: 1, ratio: 0.05, seed: 7 });
     expect(c.poisons.n).toBe(10);
-    expect(c.manifest.source.label).toBe(1);
+    const source = c.manifest.source as { index: number; label: number };
+    expect(source.label).toBe(1);
     expect(c.manifest.target.true_label).toBe(test.labels![3]);
     const last = c.poisons.images.subarray(9 * 16, 10 * 16);
     expect(Array.from(last)).toEqual(Array.from(test.images.subarray(3 * 16, 4 * 16)));
     const first = c.poisons.images.subarray(0, 16);
-    const s = c.manifest.source.index;
+    const s = source.index;
     expect(Array.from(first)).toEqual(Array.from(labeled.images.subarray(s * 16, (s + 1) * 16)));
     expect(c.manifest.poisons.map((p) => p.alpha)).toEqual(
       [...c.manifest.poisons.map((p) => p.alpha)].sort((a, b) => a - b),

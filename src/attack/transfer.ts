@@ -1,0 +1,117 @@
+// The transfer-learning attack (paper section 4.3): given the victim's initial weights θ_init, the
+// source becomes the nearest image to the target that θ_init already labels y*,
+// x′ = x* + argmin_δ ‖δ‖ s.t. f_θinit(x* + δ) = y*, found by gradient descent on
+// ‖δ‖² + c·max(max_{j≠y*} z_j − z_{y*} + κ, 0) with a binary search over c (Carlini–Wagner style),
+// in [0, 1] pixel space, then quantised to 8 bits and checked. The bridge then runs from x′ to x*.
+import { Adam, type Classifier } from '../nn/index.js';
+import { standardize, type Normalization } from '../data/tensors.js';
+import { noGrad, oneHot, tensor, tidy, keep, type Tensor } from '../tensor/index.js';
+import { quantize } from './interpolation.js';
+
+export interface PerturbationOptions {
+  /** Gradient steps per value of c. */
+  steps?: number;
+  /** Binary-search rounds over the trade-off constant c. */
+  searches?: number;
+  /** Starting c. */
+  c?: number;
+  /** Logit margin κ by which y* must win. */
+  margin?: number;
+  lr?: number;
+}
+
+export interface Perturbation {
+  /** x* + δ, quantised (H×W×C uint8). */
+  image: Uint8Array;
+  /** ‖δ‖₂ in [0, 1] pixel units, after quantisation. */
+  distance: number;
+  /** Whether θ_init labels the quantised image y*. */
+  success: boolean;
+}
+
+/** target: H×W×C uint8 pixels; the model is evaluated in eval mode on standardised input. */
+export function minimalPerturbation(
+  model: Classifier,
+  target: Uint8Array,
+  shape: { height: number; width: number; channels: number },
+  desired: number,
+  norm: Normalization,
+  opts: PerturbationOptions = {},
+): Perturbation {
+  const { height: h, width: w, channels: c } = shape;
+  if (target.length !== h * w * c)
+    throw new Error(`transfer: target has ${target.length} pixels, expected ${h * w * c}`);
+  if (!Number.isInteger(desired) || desired < 0 || desired >= model.numClasses) {
+    throw new Error(`transfer: desired label ${desired} is not a class of the model`);
+  }
+  const steps = opts.steps ?? 200;
+  const margin = opts.margin ?? 0.5;
+  const wasTraining = model.training;
+  model.eval();
+  for (const p of model.parameters()) p.setRequiresGrad(false);
+  const toNchw = (px: Uint8Array): Tensor =>
+    tidy(() => tensor(px, [1, h, w, c], { dtype: 'uint8' }).permute([0, 3, 1, 2]).to('float32').div(255));
+  const predicts = (px: Uint8Array): boolean =>
+    noGrad(() =>
+      tidy(
+        () =>
+          model
+            .forward(standardize(toNchw(px), norm))
+            .argmax(1)
+            .item() === desired,
+      ),
+    );
+  let best: Uint8Array | null = predicts(target) ? target.slice() : null;
+  let bestDist = best ? 0 : Infinity;
+  try {
+    const x = keep(toNchw(target));
+    const onehot = keep(tidy(() => oneHot(tensor([desired], [1], { dtype: 'int64' }), model.numClasses)));
+    let lo = 0;
+    let hi = Infinity;
+    let cc = opts.c ?? 1;
+    for (let round = 0; round < (opts.searches ?? 6) && bestDist > 0; round++) {
+      const delta = keep(tidy(() => x.mul(0))).setRequiresGrad(true);
+      const opt = new Adam([delta], { lr: opts.lr ?? 0.01 });
+      let found = false;
+      for (let s = 0; s < steps; s++) {
+        tidy(() => {
+          opt.zeroGrad();
+          const adv = x.add(delta).clamp(0, 1);
+          const z = model.forward(standardize(adv, norm));
+          const zDesired = z.mul(onehot).sum(1);
+          const zOther = z.sub(onehot.mul(1e9)).maxDim(1)[0];
+          const hinge = zOther.sub(zDesired).add(margin).clamp(0, null);
+          const loss = adv.sub(x).square().sum().add(hinge.sum().mul(cc));
+          loss.backward();
+          opt.update();
+        });
+      }
+      const candidate = tidy(() => {
+        const adv = x.add(delta).clamp(0, 1).permute([0, 2, 3, 1]).mul(255).toFloat32();
+        return Uint8Array.from(adv, quantize);
+      });
+      delta.dispose();
+      if (predicts(candidate)) {
+        found = true;
+        let d = 0;
+        for (let i = 0; i < candidate.length; i++) d += ((candidate[i] - target[i]) / 255) ** 2;
+        if (Math.sqrt(d) < bestDist) {
+          bestDist = Math.sqrt(d);
+          best = candidate;
+        }
+      }
+      // Found: try a smaller c (a smaller δ); not found: a larger one.
+      if (found) hi = cc;
+      else lo = cc;
+      cc = hi === Infinity ? cc * 10 : (lo + hi) / 2;
+    }
+    x.dispose();
+    onehot.dispose();
+  } finally {
+    for (const p of model.parameters()) p.setRequiresGrad(true);
+    model.train(wasTraining);
+  }
+  return best
+    ? { image: best, distance: bestDist, success: true }
+    : { image: target.slice(), distance: 0, success: false };
+}
