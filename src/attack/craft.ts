@@ -17,7 +17,7 @@ import {
 import { resolveParams } from '../util/params.js';
 import { seededRandom } from '../util/random.js';
 import { DEFAULT_DENSITY, resolveDensity, densityCdf } from './density.js';
-import { VARIANTS, isVariantName, type Poison, type VariantName } from './variants.js';
+import { VARIANTS, isVariantName, type Poison, type VariantInput, type VariantName } from './variants.js';
 
 export interface CraftOptions {
   /** The target x*: an image of the test set (index), with its true label. */
@@ -33,6 +33,8 @@ export interface CraftOptions {
   seed: number;
   /** The source x′ as an index into the labeled set; by default a random labeled image of class y*. */
   sourceIndex?: number;
+  /** A path builder that replaces the variant's (e.g. the GAN-latent bridge, which needs a trained generator). */
+  custom?: { name: string; craft: (input: VariantInput) => Poison[] };
   /** A crafted source x′ instead (H×W×C pixels), e.g. the transfer attack's x* + δ. */
   sourceImage?: { pixels: Uint8Array; description: string };
 }
@@ -51,7 +53,7 @@ export interface Manifest {
   format: 'semipoison-manifest/1';
   /** How the victim's data was split (dataset, labels, unlabeled cap, seed), so a trial can be recomputed. */
   split?: Record<string, unknown>;
-  variant: VariantName;
+  variant: VariantName | string;
   params: Record<string, unknown>;
   density: string;
   seed: number;
@@ -137,18 +139,20 @@ export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
     image(pool, poolOfClass[(Math.floor(random() * poolOfClass.length) + k) % poolOfClass.length]),
   );
   const shape = { height: test.height, width: test.width, channels: test.channels };
-  const poisons: Poison[] = (def.craft as (i: unknown, p: unknown) => Poison[])(
-    {
-      target: image(test, o.targetIndex),
-      source: o.sourceImage ? o.sourceImage.pixels : image(labeled, sourceIndex),
-      others,
-      budget,
-      density,
-      shape,
-      seed: o.seed,
-    },
-    params,
-  );
+  const variantInput: VariantInput = {
+    target: image(test, o.targetIndex),
+    source: o.sourceImage ? o.sourceImage.pixels : image(labeled, sourceIndex),
+    others,
+    budget,
+    density,
+    shape,
+    seed: o.seed,
+  };
+  const poisons: Poison[] = o.custom
+    ? o.custom.craft(variantInput)
+    : (def.craft as (i: unknown, p: unknown) => Poison[])(variantInput, params);
+  if (poisons.length !== budget)
+    throw new Error(`craft: the path builder made ${poisons.length} poisons, the budget is ${budget}`);
   const size = imageSize(test);
   const images = new Uint8Array(poisons.length * size);
   poisons.forEach((p, k) => images.set(p.image, k * size));
@@ -163,7 +167,7 @@ export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
     },
     manifest: {
       format: 'semipoison-manifest/1',
-      variant,
+      variant: o.custom?.name ?? variant,
       params,
       density,
       seed: o.seed,

@@ -5,3 +5,4 @@ export * from './interpolation.js';
 export * from './variants.js';
 export * from './craft.js';
 export * from './transfer.js';
+export * from './gan.js';

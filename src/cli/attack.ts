@@ -11,10 +11,16 @@ import {
   isVariantName,
   writeCrafted,
   minimalPerturbation,
+  ganBridge,
+  trainGan,
+  type Poison,
+  type VariantInput,
+  type VariantName,
   type Manifest,
   type PoisonFormat,
 } from '../attack/index.js';
-import { loadClassifier } from '../nn/index.js';
+import { loadClassifier, type Generator } from '../nn/index.js';
+import { saveSafetensors } from '../tensor/index.js';
 import type { Normalization } from '../data/tensors.js';
 import {
   DATASETS,
@@ -47,6 +53,7 @@ interface CraftFlags {
   format: PoisonFormat;
   withUnlabeled: boolean;
   init?: string;
+  ganSteps: number;
   out: string;
 }
 
@@ -86,8 +93,9 @@ export function registerAttack(program: Command): void {
     .option('--ratio <share>', 'poisons as a share of the unlabeled set (e.g. 0.01)', float(0, 1))
     .option('--count <n>', 'number of poisons', int(1))
     .option('--density <rho>', `one of ${Object.keys(DENSITIES).join(' ')}, or an expression in x`, DEFAULT_DENSITY)
-    .option('--variant <name>', Object.keys(VARIANTS).join(', '), 'linear')
+    .option('--variant <name>', [...Object.keys(VARIANTS), 'gan'].join(', '), 'linear')
     .option('--param <key=value...>', 'variant parameter, repeatable', [])
+    .option('--gan-steps <n>', 'variant gan: DC-GAN training steps on the unlabeled set', int(1), 2000)
     .option('--source <index>', 'index of x′ in the labeled set (default: a random labeled image of class y*)', int(0))
     .option('--seed <n>', 'seed of the split and of the source choice', int(0), 0)
     .addOption(
@@ -105,11 +113,15 @@ export function registerAttack(program: Command): void {
     .requiredOption('--out <dir>', 'new folder for the poisons and manifest.json')
     .action(async (f: CraftFlags) => {
       const name = dataset(f.dataset);
-      if (!isVariantName(f.variant))
-        throw new Error(`--variant: unknown '${f.variant}' (${Object.keys(VARIANTS).join(', ')})`);
+      const gan = f.variant === 'gan';
+      if (!gan && !isVariantName(f.variant)) {
+        throw new Error(`--variant: unknown '${f.variant}' (${[...Object.keys(VARIANTS), 'gan'].join(', ')})`);
+      }
       if ((f.ratio === undefined) === (f.count === undefined))
         throw new Error('give exactly one of --ratio and --count');
-      const params = parseParamAssignments(`variant ${f.variant}`, VARIANTS[f.variant].params, f.param);
+      const params = gan
+        ? {}
+        : parseParamAssignments(`variant ${f.variant}`, VARIANTS[f.variant as VariantName].params, f.param);
       const trainSet = await loadDataset(name, 'train', f.dataDir);
       const test = await loadDataset(name, 'test', f.dataDir);
       const split = splitDataset(trainSet, { labels: f.labels, seed: f.seed, unlabeled: f.unlabeled });
@@ -136,6 +148,23 @@ export function registerAttack(program: Command): void {
           description: `x* + δ (‖δ‖₂ = ${p.distance.toFixed(3)}) labeled ${f.desired} by ${f.init}`,
         };
       }
+      let custom: { name: string; craft: (input: VariantInput) => Poison[] } | undefined;
+      let generator: Generator | undefined;
+      if (gan) {
+        setupEngine({ device: 'cpu', precision: false });
+        const bar = progressBar('training DC-GAN', f.ganSteps, 'D {d} G {g}');
+        generator = await trainGan(split.unlabeled, {
+          steps: f.ganSteps,
+          seed: f.seed,
+          onStep: (s, d, g) => bar.update(s, { d: d.toFixed(2), g: g.toFixed(2) }),
+        });
+        bar.stop();
+        const g = generator;
+        custom = {
+          name: 'gan',
+          craft: (i) => ganBridge(g, i.source, i.target, i.budget, i.shape, { density: i.density }),
+        };
+      }
       const crafted = craftPoisons(
         { test, labeled: split.labeled, unlabeledSize: split.unlabeled.n },
         {
@@ -144,7 +173,8 @@ export function registerAttack(program: Command): void {
           ratio: f.ratio,
           count: f.count,
           density: f.density,
-          variant: f.variant,
+          variant: gan ? 'linear' : (f.variant as VariantName),
+          custom,
           params,
           seed: f.seed,
           sourceIndex: f.source,
@@ -153,6 +183,10 @@ export function registerAttack(program: Command): void {
       );
       crafted.manifest.split = { dataset: name, labels: f.labels, unlabeled: f.unlabeled ?? null, seed: f.seed };
       const file = await writeCrafted(f.out, crafted, f.format, f.withUnlabeled ? split.unlabeled : undefined);
+      if (generator) {
+        saveSafetensors(join(f.out, 'generator.safetensors'), generator.stateDict(), { model: 'dcgan' });
+        generator.dispose();
+      }
       const m = crafted.manifest;
       console.log(
         `${m.count} poisons (${(100 * m.ratio).toFixed(2)}% of ${m.unlabeled_size} unlabeled) from ${m.source.split === 'labeled' ? `labeled #${m.source.index}` : m.source.description} ` +

@@ -3,3 +3,4 @@ export * from './module.js';
 export * from './layers.js';
 export * from './models.js';
 export * from './optim.js';
+export * from './gan.js';
