@@ -505,3 +505,10 @@ export function grad(
   );
   return r.map((h) => (h ? new Tensor(h) : null));
 }
+
+/** Nearest-neighbour resize of N×C×H×W to the given height and width. */
+export function upsampleNearest2d(input: Tensor, size: [number, number]): Tensor {
+  if (input.ndim !== 4) throw new Error(`upsampleNearest2d: input must be N×C×H×W, got [${input.shape.join(',')}]`);
+  checkShape('upsampleNearest2d', 'size', size);
+  return callOp('upsample_nearest2d', '', [input, size]);
+}
