@@ -54,6 +54,7 @@ interface CraftFlags {
   withUnlabeled: boolean;
   init?: string;
   ganSteps: number;
+  threads?: number;
   out: string;
 }
 
@@ -95,6 +96,7 @@ export function registerAttack(program: Command): void {
     .option('--density <rho>', `one of ${Object.keys(DENSITIES).join(' ')}, or an expression in x`, DEFAULT_DENSITY)
     .option('--variant <name>', [...Object.keys(VARIANTS), 'gan'].join(', '), 'linear')
     .option('--param <key=value...>', 'variant parameter, repeatable', [])
+    .option('--threads <n>', 'libtorch threads for the gan variant and --init (default: all cores)', int(1))
     .option('--gan-steps <n>', 'variant gan: DC-GAN training steps on the unlabeled set', int(1), 2000)
     .option('--source <index>', 'index of x′ in the labeled set (default: a random labeled image of class y*)', int(0))
     .option('--seed <n>', 'seed of the split and of the source choice', int(0), 0)
@@ -127,7 +129,7 @@ export function registerAttack(program: Command): void {
       const split = splitDataset(trainSet, { labels: f.labels, seed: f.seed, unlabeled: f.unlabeled });
       let sourceImage: { pixels: Uint8Array; description: string } | undefined;
       if (f.init) {
-        setupEngine({ device: 'cpu', precision: false });
+        setupEngine({ device: 'cpu', precision: false, threads: f.threads });
         const { model, metadata } = loadClassifier(f.init, {
           numClasses: test.numClasses,
           inChannels: test.channels,
@@ -151,7 +153,7 @@ export function registerAttack(program: Command): void {
       let custom: { name: string; craft: (input: VariantInput) => Poison[] } | undefined;
       let generator: Generator | undefined;
       if (gan) {
-        setupEngine({ device: 'cpu', precision: false });
+        setupEngine({ device: 'cpu', precision: false, threads: f.threads });
         const bar = progressBar('training DC-GAN', f.ganSteps, 'D {d} G {g}');
         generator = await trainGan(split.unlabeled, {
           steps: f.ganSteps,
