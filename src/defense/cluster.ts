@@ -77,7 +77,50 @@ export function agglomerate(features: Tensor, opts: ClusterOptions = {}): Cluste
   return { labels, sizes: roots.map(([, c]) => c), threshold };
 }
 
-/** Connectivity-constrained average linkage: repeatedly merge the pair of clusters whose mean known edge is smallest. */
+/** A binary min-heap of [key, a, b] entries. */
+class MinHeap {
+  private readonly items: [number, number, number][] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  push(item: [number, number, number]): void {
+    const h = this.items;
+    h.push(item);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p][0] <= h[i][0]) break;
+      [h[p], h[i]] = [h[i], h[p]];
+      i = p;
+    }
+  }
+  pop(): [number, number, number] {
+    const h = this.items;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l][0] < h[m][0]) m = l;
+        if (r < h.length && h[r][0] < h[m][0]) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i], h[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Connectivity-constrained average linkage: repeatedly merge the pair of clusters whose mean known
+ * edge is smallest. A heap holds candidate pairs; entries made stale by a merge are skipped when
+ * popped (their recorded mean no longer matches), so each merge costs O(degree · log E).
+ */
 function averageLinkage(
   n: number,
   k: number,
@@ -86,52 +129,53 @@ function averageLinkage(
   threshold: number,
   uf: UnionFind,
 ): void {
-  // Cross-cluster edge sums and counts, keyed by cluster root.
+  // Cross-cluster edge sums and counts, keyed by cluster root; both directions share one record.
   const edges = new Map<number, Map<number, { sum: number; count: number }>>();
-  const link = (a: number, b: number, d: number): void => {
-    for (const [x, y] of [
-      [a, b],
-      [b, a],
-    ]) {
-      let m = edges.get(x);
-      if (!m) edges.set(x, (m = new Map()));
-      const e = m.get(y);
-      if (e) {
-        e.sum += d;
-        e.count++;
-      } else m.set(y, { sum: d, count: 1 });
-    }
+  const get = (a: number): Map<number, { sum: number; count: number }> => {
+    let m = edges.get(a);
+    if (!m) edges.set(a, (m = new Map()));
+    return m;
   };
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < k; j++) if (idx[i * k + j] !== i) link(i, idx[i * k + j], dist[i * k + j]);
-  for (;;) {
-    let best = Infinity;
-    let ba = -1;
-    let bb = -1;
-    for (const [a, m] of edges) {
-      for (const [b, e] of m) {
-        if (a < b && e.sum / e.count < best) {
-          best = e.sum / e.count;
-          ba = a;
-          bb = b;
-        }
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      const b = idx[i * k + j];
+      if (b === i) continue;
+      const rec = get(i).get(b);
+      if (rec) {
+        rec.sum += dist[i * k + j];
+        rec.count++;
+      } else {
+        const r = { sum: dist[i * k + j], count: 1 };
+        get(i).set(b, r);
+        get(b).set(i, r);
       }
     }
-    if (ba < 0 || best > threshold) return;
-    const root = uf.union(ba, bb);
-    const other = root === ba ? bb : ba;
-    const merged = edges.get(root)!;
+  }
+  const heap = new MinHeap();
+  for (const [a, m] of edges) for (const [b, e] of m) if (a < b) heap.push([e.sum / e.count, a, b]);
+  while (heap.size > 0) {
+    const [avg, a, b] = heap.pop();
+    if (avg > threshold) return;
+    const e = edges.get(a)?.get(b);
+    if (!e || e.sum / e.count !== avg) continue; // stale: a merge changed or removed this pair
+    const root = uf.union(a, b);
+    const other = root === a ? b : a;
+    const merged = get(root);
     merged.delete(other);
-    for (const [c, e] of edges.get(other)!) {
+    for (const [c, rec] of edges.get(other)!) {
       if (c === root) continue;
+      const back = get(c);
+      back.delete(other);
       const into = merged.get(c);
       if (into) {
-        into.sum += e.sum;
-        into.count += e.count;
-      } else merged.set(c, { ...e });
-      const back = edges.get(c)!;
-      back.delete(other);
-      back.set(root, merged.get(c)!);
+        into.sum += rec.sum;
+        into.count += rec.count;
+      } else {
+        merged.set(c, rec);
+        back.set(root, rec);
+      }
+      const now = merged.get(c)!;
+      heap.push([now.sum / now.count, Math.min(root, c), Math.max(root, c)]);
     }
     edges.delete(other);
   }
