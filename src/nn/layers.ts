@@ -144,7 +144,7 @@ export class Linear extends Module {
   }
 }
 
-export interface BatchNormOptions {
+export interface BatchNorm2dOptions {
   /** PyTorch convention; 0.001 is the FixMatch code's TF momentum 0.999. */
   momentum?: number;
   eps?: number;
@@ -157,7 +157,7 @@ export class BatchNorm2d extends Module {
   readonly eps: number;
   constructor(
     readonly numFeatures: number,
-    opts: BatchNormOptions = {},
+    opts: BatchNorm2dOptions = {},
   ) {
     super();
     positiveInt('BatchNorm2d', 'numFeatures', numFeatures);
