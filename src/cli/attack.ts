@@ -27,8 +27,8 @@ import {
   extendUnlabeled,
   isDatasetName,
   loadDataset,
-  readNpyImages,
-  readPngFolder,
+  readImages,
+  subset,
   splitDataset,
 } from '../data/index.js';
 import { ALGORITHMS, argmaxRows, isAlgorithmName, predictProbs, train, type AlgorithmName } from '../ssl/index.js';
@@ -230,17 +230,9 @@ export function registerAttack(program: Command): void {
         unlabeled: m.split.unlabeled === null ? undefined : Number(m.split.unlabeled),
       });
       const poisonPath = join(dir, m.file);
-      const poisons = m.file.endsWith('.npy') ? readNpyImages(poisonPath) : await readPngFolder(poisonPath);
+      const poisons = await readImages(poisonPath);
       const poisoned = extendUnlabeled(split.unlabeled, poisons, poisonPath);
-      const targetSet = {
-        ...test,
-        n: 1,
-        images: test.images.subarray(
-          m.target.index * test.height * test.width * test.channels,
-          (m.target.index + 1) * test.height * test.width * test.channels,
-        ),
-        labels: Int32Array.of(m.target.true_label),
-      };
+      const targetSet = subset(test, [m.target.index]);
       const options = {
         algorithm,
         params,

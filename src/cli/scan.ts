@@ -1,10 +1,10 @@
 // `semipoison scan`: rank the examples of an unlabeled set by how likely they are poisons, without
 // labels; with a ground-truth manifest, also report TPR, FPR, AUROC and each poison's rank.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../util/atomic.js';
 import { Option, type Command } from 'commander';
-import { readNpy, readNpyImages, readPngFolder, imagesToUnit, type ImageSet } from '../data/index.js';
+import { readNpy, readImages, imagesToUnit } from '../data/index.js';
 import {
   autoFlags,
   clusterScores,
@@ -36,11 +36,6 @@ interface ScanFlags {
   json: boolean;
   threads?: number;
   linkage: 'single' | 'average';
-}
-
-async function readSet(path: string): Promise<ImageSet> {
-  if (!existsSync(path)) throw new Error(`${path} does not exist`);
-  return statSync(path).isDirectory() ? readPngFolder(path) : readNpyImages(path);
 }
 
 /** Which examples are poisons, from a manifest written by attack craft (poisons appended at poisonOffset). */
@@ -85,7 +80,7 @@ export function registerScan(program: Command): void {
       setupEngine({ device: 'cpu', threads: f.threads, precision: false });
       if (existsSync(f.out)) throw new Error(`${f.out} already exists; choose a new output folder`);
       const def = DEFENSES[f.method];
-      const set = setPath ? await readSet(setPath) : null;
+      const set = setPath ? await readImages(setPath) : null;
       if (set && set.n === 0) throw new Error(`${setPath}: the set is empty`);
       let scores: Float32Array;
       let largestCluster = 0;

@@ -1,18 +1,9 @@
 // `semipoison train`: any algorithm on a dataset split, optionally with extra unlabeled images
 // (a crafted poison set, ours or anyone's) appended to the unlabeled set.
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import {
-  DATASETS,
-  extendUnlabeled,
-  isDatasetName,
-  loadDataset,
-  readNpyImages,
-  readPngFolder,
-  splitDataset,
-  type ImageSet,
-} from '../data/index.js';
+import { DATASETS, extendUnlabeled, isDatasetName, loadDataset, readImages, splitDataset } from '../data/index.js';
 import { MODELS, type ModelName } from '../nn/index.js';
 import { ALGORITHMS, isAlgorithmName, train, type AlgorithmName } from '../ssl/index.js';
 import { saveSafetensors } from '../tensor/index.js';
@@ -45,11 +36,6 @@ interface TrainFlags {
   resume: boolean;
   init?: string;
   json: boolean;
-}
-
-async function readExtra(path: string): Promise<ImageSet> {
-  if (!existsSync(path)) throw new Error(`--extra-unlabeled: ${path} does not exist`);
-  return statSync(path).isDirectory() ? readPngFolder(path) : readNpyImages(path);
 }
 
 export function registerTrain(program: Command): void {
@@ -109,7 +95,7 @@ export function registerTrain(program: Command): void {
       const split = splitDataset(trainSet, { labels: flags.labels, seed: flags.seed, unlabeled: flags.unlabeled });
       let unlabeled = split.unlabeled;
       if (flags.extraUnlabeled) {
-        unlabeled = extendUnlabeled(unlabeled, await readExtra(flags.extraUnlabeled), flags.extraUnlabeled);
+        unlabeled = extendUnlabeled(unlabeled, await readImages(flags.extraUnlabeled), flags.extraUnlabeled);
       }
       const options = {
         algorithm,

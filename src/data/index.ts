@@ -14,3 +14,4 @@ export * from './datasets.js';
 export * from './tensors.js';
 export * from './augment.js';
 export * from './splits.js';
+export * from './images.js';
