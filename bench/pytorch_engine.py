@@ -24,6 +24,9 @@ def main():
         model, x = SmallCnn(width=32), torch.randn(64, 1, 28, 28)
     else:
         model, x = WideResNet(), torch.randn(64, 3, 32, 32)
+    # The same memory layout as semipoison's models (channels-last convolution weights), which is
+    # also PyTorch's faster layout on this CPU: the comparison is against its best configuration.
+    model = model.to(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (64,))
     opt = torch.optim.SGD(decay_groups(model), lr=0.03, momentum=0.9, nesterov=True)
     model.train()

@@ -2,6 +2,7 @@
 // module's device and initialised the way the FixMatch reference code initialises them.
 import {
   batchNorm,
+  channelsLast,
   conv2d,
   convTranspose2d,
   dropout,
@@ -72,7 +73,9 @@ export class Conv2d extends Module {
     const k2 = kernelSize * kernelSize;
     const w = empty([outChannels, inChannels, kernelSize, kernelSize], { device: opts.device });
     initWeight(w, opts.init ?? 'kaimingFanOut', { fanIn: inChannels * k2, fanOut: outChannels * k2 });
-    this.registerParameter('weight', w);
+    // Channels-last storage: the convolutions (and everything downstream) run in NHWC order.
+    this.registerParameter('weight', channelsLast(w));
+    w.dispose();
     if (opts.bias ?? false)
       this.registerParameter('bias', zeros([outChannels], { device: opts.device }), { decay: false });
   }

@@ -105,6 +105,22 @@ export function full(shape: Shape, value: number, opts: CreateOptions = {}): Ten
   checkFinite('full', 'value', value);
   return factory('full', shape, opts, [value]);
 }
+/**
+ * A copy of a 4-D tensor in channels-last (NHWC) memory order, same shape and values. oneDNN's
+ * convolutions run about 20% faster when weights are stored this way, and their outputs keep the
+ * layout. Strides are set explicitly because contiguous(channels_last) leaves single-channel
+ * tensors (ambiguous layouts) untouched.
+ */
+export function channelsLast(t: Tensor): Tensor {
+  if (t.shape.length !== 4) throw new Error(`channelsLast: expected a 4-D tensor, got shape [${t.shape.join(', ')}]`);
+  const [, c, h, w] = t.shape as [number, number, number, number];
+  const out = callOp<Tensor>('empty_strided', '', [[...t.shape], [c * h * w, 1, w * c, c]], {
+    dtype: t.dtype,
+    device: t.device,
+  });
+  return out.copy_(t);
+}
+
 export function zerosLike(t: Tensor): Tensor {
   return callOp('zeros_like', '', [t]);
 }
