@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libtorch-dev dataset-fashion-mnist "$@"; do
+# redis-server: the distributed-execution tests; chromium: the HTML report tests; fonts for figure text.
+for pkg in libtorch-dev dataset-fashion-mnist redis-server chromium fonts-dejavu-core "$@"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

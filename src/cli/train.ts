@@ -25,6 +25,7 @@ interface TrainFlags {
   uratio: number;
   lr: number;
   epochImages: number;
+  testEvery: number;
   strong: 'randaugment' | 'ctaugment';
   extraUnlabeled?: string;
   predictionLog: 'float16' | 'float32' | 'none';
@@ -55,6 +56,7 @@ export function registerTrain(program: Command): void {
     .option('--uratio <n>', 'unlabeled images per labeled one in a batch (μ)', int(1), 7)
     .option('--lr <x>', 'base learning rate (cosine decay)', float(0), 0.03)
     .option('--epoch-images <n>', 'training images per epoch (evaluation and logging period)', int(1), 65536)
+    .option('--test-every <epochs>', 'test accuracy every this many epochs (and at the end)', int(1), 1)
     .addOption(
       new Option('--strong <aug>', 'strong augmentation').choices(['randaugment', 'ctaugment']).default('randaugment'),
     )
@@ -107,6 +109,7 @@ export function registerTrain(program: Command): void {
         uratio: flags.uratio,
         lr: flags.lr,
         epochImages: flags.epochImages,
+        testEvery: flags.testEvery,
         strongAugment: flags.strong,
         seed: flags.seed,
         device,

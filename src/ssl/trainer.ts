@@ -60,6 +60,11 @@ export interface TrainOptions {
   seed: number;
   /** Training images per "epoch" (the reference's 64Ki): evaluation, logs and checkpoints happen per epoch. */
   epochImages: number;
+  /**
+   * Test accuracy every this many epochs (and after the last step); fine prediction logs need short
+   * epochs, and a full test pass each one would cost more than the training.
+   */
+  testEvery: number;
   /** Initial weights (a model.safetensors from a previous run): fine-tuning, as in transfer learning. */
   init?: string;
 }
@@ -85,6 +90,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   device: 'cpu',
   seed: 0,
   epochImages: 65536,
+  testEvery: 1,
 };
 
 export interface TrainData {
@@ -140,7 +146,7 @@ function validate(o: TrainOptions, data: TrainData): void {
   if (!isAlgorithmName(o.algorithm)) {
     throw new Error(`train: unknown algorithm '${o.algorithm}' (choose from ${Object.keys(ALGORITHMS).join(', ')})`);
   }
-  for (const k of ['steps', 'batchSize', 'uratio', 'epochImages'] as const) {
+  for (const k of ['steps', 'batchSize', 'uratio', 'epochImages', 'testEvery'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`train: ${k} must be a positive integer, got ${o[k]}`);
   }
   for (const k of ['lr', 'momentum', 'weightDecay', 'emaDecay', 'bnMomentum'] as const) {
@@ -269,7 +275,8 @@ export async function train(
 
   const evaluateEpoch = (step: number, metrics: Record<string, number>): void => {
     const epoch = Math.floor(step / stepsPerEpoch);
-    const testAccuracy = test ? accuracy(shadow, test, norm, { device: o.device, bf16: o.bf16 }) : null;
+    const testNow = epoch % o.testEvery === 0 || step === o.steps;
+    const testAccuracy = test && testNow ? accuracy(shadow, test, norm, { device: o.device, bf16: o.bf16 }) : null;
     if (log && unlabeled) {
       const probs = predictProbs(shadow, unlabeled, norm, { device: o.device, bf16: o.bf16 });
       log.append(
