@@ -3,9 +3,9 @@
 // TF.js CPU backend on the CNN; and float32 vs bfloat16 accuracy on a short Fashion-MNIST run.
 // Writes bench/results/engine.json and the engine section of docs/BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
+import { loadResults, median, round, saveResults, updateDocSection, type Results } from './common.js';
 import { loadDataset } from '../src/data/index.js';
 import { Sgd, SmallCnn, WideResNet, type Classifier } from '../src/nn/index.js';
 import { trainSupervised } from '../src/ssl/index.js';
@@ -38,11 +38,6 @@ const threads = Number(opts.threads);
 setNumThreads(threads);
 setFlushDenormal(true);
 const nativeBf16 = cpuHasNativeBf16();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function timeOurs(kind: 'cnn' | 'wrn', bf16: boolean, warmup: number, steps: number): Promise<number> {
   manualSeed(0);
@@ -130,28 +125,19 @@ async function accuracyRun(bf16: boolean, steps: number): Promise<number> {
   return r.testAccuracy!;
 }
 
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const RESULTS = 'bench/results/engine.json';
 
 /** Results are merged into engine.json section by section, so an interrupted run keeps what it measured. */
-function record(results: Record<string, unknown>, entries: Record<string, unknown>): void {
-  Object.assign(results, entries, {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    threads,
-    native_bf16: nativeBf16,
-    command: 'make bench',
-    date: new Date().toISOString().slice(0, 10),
-  });
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
+function record(results: Results, entries: Results): void {
+  saveResults(RESULTS, results, entries, { threads, native_bf16: nativeBf16, command: 'make bench' });
   updateDoc(results);
   log(JSON.stringify(entries));
 }
 
 async function main(): Promise<void> {
-  const results: Record<string, unknown> = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) : {};
+  const results = loadResults(RESULTS);
   // bfloat16 without hardware support is emulated and ~20x slower: fewer steps keep the run short.
   const bfSteps = nativeBf16 ? { warmup: 5, steps: 10 } : { warmup: 1, steps: 2 };
   for (const [key, kind] of [
@@ -229,7 +215,6 @@ function updateDoc(r: Record<string, unknown>): void {
     | undefined;
   const tfjs = r.tfjs_cnn as { ours_ms: number; tfjs_ms: number; ratio: number } | undefined;
   const section = [
-    '<!-- engine:start (written by bench/engine.ts) -->',
     `Machine: ${r.cpu}, ${r.threads} threads, native bfloat16: ${r.native_bf16 ? 'yes' : 'no (AVX2 only: bfloat16 is emulated)'}; ${r.date}; command \`${r.command}\`.`,
     '',
     '| one SGD step, batch 64 | ours (ms) | PyTorch 1.13 fp32 (ms) | PyTorch bf16 (ms) | ratio vs PyTorch fp32 | ratio vs PyTorch bf16 |',
@@ -245,13 +230,8 @@ function updateDoc(r: Record<string, unknown>): void {
     acc
       ? `bfloat16 vs float32 accuracy, width-16 CNN, ${acc.steps} steps on Fashion-MNIST (full test set): float32 ${acc.float32}%, bfloat16 ${acc.bfloat16}% (${acc.difference_points >= 0 ? '+' : ''}${acc.difference_points} points).`
       : `bfloat16 vs float32 accuracy on Fashion-MNIST: ${missing}.`,
-    '<!-- engine:end -->',
   ].join('\n');
-  const path = 'docs/BENCHMARKS.md';
-  const doc = readFileSync(path, 'utf8');
-  const re = /<!-- engine:start[\s\S]*?<!-- engine:end -->/;
-  if (!re.test(doc)) throw new Error(`${path} has no engine section markers`);
-  writeFileSync(path, doc.replace(re, section));
+  updateDocSection('engine', section);
 }
 
 await main();

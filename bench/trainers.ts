@@ -1,0 +1,264 @@
+// `make bench` (trainer part), issue targets of the trainers:
+//   step:     one full FixMatch step (sampling, weak + RandAugment augmentation, forward/backward of
+//             B + 2μB images, SGD, EMA) against PyTorch with per-image PIL augmentation in a
+//             DataLoader (bench/pytorch_fixmatch.py), same model, same machine, same run;
+//   accuracy: every algorithm on Fashion-MNIST with 40 and 250 labels at a fixed CPU budget, next to
+//             the supervised baseline on the same labels. Each run is recorded as it finishes, so an
+//             interrupted benchmark resumes where it stopped (--redo reruns recorded entries).
+// Writes bench/results/trainers.json and the trainer sections of docs/BENCHMARKS.md.
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { Command } from 'commander';
+import { loadDataset, splitDataset } from '../src/data/index.js';
+import { ALGORITHMS, train, type AlgorithmName, type TrainOptions } from '../src/ssl/index.js';
+import { randAugment, weakAugment } from '../src/data/augment.js';
+import { imagesToUnit } from '../src/data/tensors.js';
+import { setFlushDenormal, setNumThreads, tidy } from '../src/tensor/index.js';
+import { loadResults, median, round, saveResults, updateDocSection } from './common.js';
+
+const opts = new Command()
+  .option('--threads <n>', 'libtorch threads (and PyTorch threads)', String(availableParallelism()))
+  .option('--only <sections>', 'comma-separated subset of step,accuracy (none: only rewrite the doc)', 'step,accuracy')
+  .option('--algorithms <names>', 'algorithms of the accuracy table', Object.keys(ALGORITHMS).join(','))
+  .option('--labels <counts>', 'label counts of the accuracy table', '40,250')
+  .option('--steps <n>', 'training steps of each accuracy run', '6000')
+  .option('--width <n>', 'CNN width of the accuracy runs', '32')
+  .option('--batch <n>', 'labeled batch of the accuracy runs', '32')
+  .option('--uratio <n>', 'μ of the accuracy runs', '3')
+  .option('--step-warmup <n>', 'untimed steps before timing the FixMatch step', '5')
+  .option('--step-count <n>', 'timed FixMatch steps', '20')
+  .option('--redo', 'rerun accuracy entries already recorded', false)
+  .parse()
+  .opts<{
+    threads: string;
+    only: string;
+    algorithms: string;
+    labels: string;
+    steps: string;
+    width: string;
+    batch: string;
+    uratio: string;
+    stepWarmup: string;
+    stepCount: string;
+    redo: boolean;
+  }>();
+const sections = new Set(opts.only.split(',').map((s) => s.trim()));
+const threads = Number(opts.threads);
+setNumThreads(threads);
+setFlushDenormal(true);
+
+const RESULTS = 'bench/results/trainers.json';
+const results = loadResults(RESULTS);
+const machine = { threads };
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+const fashion = {
+  train: await loadDataset('fashion-mnist', 'train'),
+  test: await loadDataset('fashion-mnist', 'test'),
+};
+
+/** Our FixMatch step at the paper's batch (B = 64, μ = 7) on the CNN, from step timestamps. */
+async function timeOurStep(warmup: number, count: number): Promise<number> {
+  const split = splitDataset(fashion.train, { labels: 250, seed: 0 });
+  const stamps: number[] = [];
+  await train(
+    { algorithm: 'fixmatch', model: 'cnn', width: 32, steps: warmup + count + 1, batchSize: 64, uratio: 7, seed: 0 },
+    { labeled: split.labeled, unlabeled: split.unlabeled, test: null },
+    { onStep: () => void stamps.push(performance.now()) },
+  );
+  const deltas = stamps.slice(warmup).map((t, i, a) => (i === 0 ? NaN : t - a[i - 1]));
+  return median(deltas.filter((d) => Number.isFinite(d)));
+}
+
+/** Building one unlabeled batch: μB = 448 images, a weak view and a strong (weak + RandAugment) view of each. */
+function timeOurAugment(warmup: number, count: number): number {
+  const images = imagesToUnit(
+    fashion.train,
+    Array.from({ length: 448 }, (_, i) => i),
+  );
+  const ms: number[] = [];
+  for (let r = 0; r < warmup + count; r++) {
+    const t0 = performance.now();
+    tidy(() => {
+      weakAugment(images).data();
+      randAugment(weakAugment(images)).data();
+    });
+    if (r >= warmup) ms.push(performance.now() - t0);
+  }
+  images.dispose();
+  return median(ms);
+}
+
+function timePytorch(workers: number, warmup: number, count: number, mode: 'step' | 'augment'): number {
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [
+      'bench/pytorch_fixmatch.py',
+      String(threads),
+      String(workers),
+      '64',
+      '7',
+      '32',
+      String(warmup),
+      String(count),
+      ...(mode === 'augment' ? ['augment'] : []),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { median_ms: number }).median_ms;
+}
+
+async function stepSection(): Promise<void> {
+  const warmup = Number(opts.stepWarmup);
+  const count = Number(opts.stepCount);
+  const ours = await timeOurStep(warmup, count);
+  log(`ours: ${round(ours)} ms per FixMatch step`);
+  // The DataLoader with worker processes and without: the faster of the two is the reference.
+  const byWorkers: Record<string, number> = {};
+  for (const workers of [0, threads]) {
+    byWorkers[String(workers)] = round(timePytorch(workers, warmup, count, 'step'));
+    log(`PyTorch, ${workers} DataLoader workers: ${byWorkers[String(workers)]} ms per step`);
+  }
+  const pytorch = Math.min(...Object.values(byWorkers));
+  const augOurs = timeOurAugment(warmup, count);
+  const augPytorch = timePytorch(0, warmup, count, 'augment');
+  log(`unlabeled batch augmentation: ours ${round(augOurs)} ms, PyTorch/PIL ${round(augPytorch)} ms`);
+  saveResults(
+    RESULTS,
+    results,
+    {
+      fixmatch_step_vs_pytorch: {
+        ours_ms: round(ours),
+        pytorch_ms: pytorch,
+        ratio: round(pytorch / ours, 2),
+        pytorch_ms_by_dataloader_workers: byWorkers,
+        setting: 'CNN width 32, Fashion-MNIST 28×28×1, B = 64, μ = 7, RandAugment + Cutout, EMA',
+      },
+      unlabeled_batch_augmentation: {
+        ours_ms: round(augOurs),
+        pytorch_pil_ms: round(augPytorch),
+        ratio: round(augPytorch / augOurs, 2),
+      },
+    },
+    machine,
+  );
+}
+
+interface AccuracyEntry {
+  test_accuracy: number;
+  minutes: number;
+  steps: number;
+}
+
+async function accuracyRun(algorithm: AlgorithmName, labels: number): Promise<AccuracyEntry> {
+  const split = splitDataset(fashion.train, { labels, seed: 0 });
+  const options: Partial<TrainOptions> = {
+    algorithm,
+    model: 'cnn',
+    width: Number(opts.width),
+    steps: Number(opts.steps),
+    batchSize: Number(opts.batch),
+    uratio: Number(opts.uratio),
+    epochImages: Number(opts.batch) * Number(opts.steps),
+    seed: 0,
+  };
+  const start = performance.now();
+  let last = 0;
+  const r = await train(
+    options,
+    { labeled: split.labeled, unlabeled: ALGORITHMS[algorithm].unlabeled ? split.unlabeled : null, test: fashion.test },
+    {
+      onStep: (s) => {
+        if (s.step - last >= 500) {
+          last = s.step;
+          log(`  ${algorithm}@${labels}: step ${s.step}/${s.steps} loss ${s.loss.toFixed(3)}`);
+        }
+      },
+    },
+  );
+  r.model.dispose();
+  r.ema.dispose();
+  if (r.testAccuracy === null) throw new Error(`${algorithm}@${labels}: no test accuracy`);
+  return {
+    test_accuracy: round(r.testAccuracy, 4),
+    minutes: round((performance.now() - start) / 60000, 1),
+    steps: Number(opts.steps),
+  };
+}
+
+async function accuracySection(): Promise<void> {
+  const accuracy = (results.accuracy ?? {}) as Record<string, AccuracyEntry>;
+  const algorithms = opts.algorithms.split(',').map((s) => s.trim());
+  for (const a of algorithms) if (!(a in ALGORITHMS)) throw new Error(`--algorithms: unknown '${a}'`);
+  for (const labels of opts.labels.split(',').map(Number)) {
+    for (const algorithm of algorithms as AlgorithmName[]) {
+      const key = `${algorithm}@${labels}`;
+      if (accuracy[key] && !opts.redo) continue;
+      log(`${key}: ${opts.steps} steps`);
+      accuracy[key] = await accuracyRun(algorithm, labels);
+      log(`${key}: ${(100 * accuracy[key].test_accuracy).toFixed(2)}% in ${accuracy[key].minutes} min`);
+      saveResults(
+        RESULTS,
+        results,
+        {
+          accuracy,
+          accuracy_setting: `CNN width ${opts.width}, batch ${opts.batch}, μ ${opts.uratio}, ${opts.steps} steps, EMA model, full Fashion-MNIST test set, seed 0`,
+        },
+        machine,
+      );
+      updateDoc();
+    }
+  }
+}
+
+function updateDoc(): void {
+  const step = results.fixmatch_step_vs_pytorch as
+    | { ours_ms: number; pytorch_ms: number; ratio: number; pytorch_ms_by_dataloader_workers: Record<string, number> }
+    | undefined;
+  const aug = results.unlabeled_batch_augmentation as
+    | { ours_ms: number; pytorch_pil_ms: number; ratio: number }
+    | undefined;
+  const acc = (results.accuracy ?? {}) as Record<string, AccuracyEntry>;
+  const labelCounts = [...new Set(Object.keys(acc).map((k) => Number(k.split('@')[1])))].sort((a, b) => a - b);
+  const cell = (key: string): string => {
+    const e = acc[key];
+    return e ? `${(100 * e.test_accuracy).toFixed(2)}% (${e.minutes} min)` : 'not measured';
+  };
+  const lines = [
+    `Machine: ${String(results.cpu ?? 'not measured')}, ${String(results.threads ?? threads)} threads; ${String(results.date ?? '')}; command \`npx tsx bench/trainers.ts\`.`,
+    '',
+    '### One FixMatch step, ours vs PyTorch with per-image augmentation',
+    '',
+    step
+      ? [
+          '| FixMatch step (B = 64, μ = 7, CNN width 32, RandAugment) | ms |',
+          '|---|---|',
+          `| ours (batched augmentation on tensors) | ${step.ours_ms} |`,
+          ...Object.entries(step.pytorch_ms_by_dataloader_workers).map(
+            ([w, ms]) => `| PyTorch 1.13, PIL per image, DataLoader with ${w} workers | ${ms} |`,
+          ),
+          `| **ratio** (fastest PyTorch / ours) | **${step.ratio}×** |`,
+          ...(aug
+            ? [
+                `| augmentation alone: one unlabeled batch (448 weak + 448 strong views), ours | ${aug.ours_ms} |`,
+                `| augmentation alone, PIL per image | ${aug.pytorch_pil_ms} (ours ${aug.ratio}× faster) |`,
+              ]
+            : []),
+        ].join('\n')
+      : 'not measured',
+    '',
+    '### Test accuracy on Fashion-MNIST at a CPU budget',
+    '',
+    `Setting: ${String(results.accuracy_setting ?? 'not measured')}.`,
+    '',
+    `| algorithm | ${labelCounts.map((n) => `${n} labels`).join(' | ')} |`,
+    `|---|${labelCounts.map(() => '---').join('|')}|`,
+    ...Object.keys(ALGORITHMS).map((a) => `| ${a} | ${labelCounts.map((n) => cell(`${a}@${n}`)).join(' | ')} |`),
+  ];
+  updateDocSection('trainers', lines.join('\n'));
+}
+
+if (sections.has('step')) await stepSection();
+if (sections.has('accuracy')) await accuracySection();
+updateDoc();
+console.log(JSON.stringify(results, null, 2));
