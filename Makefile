@@ -19,6 +19,7 @@ lint: setup
 bench: setup
 	@scripts/setup.sh python3-torch
 	npx tsx bench/engine.ts
+	npx tsx bench/trainers.ts
 
 # Reference values for the tests, computed once with Debian's PyTorch and committed.
 fixtures:
