@@ -17,9 +17,10 @@ lint: setup
 	npm run lint
 
 bench: setup
-	@scripts/setup.sh python3-torch
+	@scripts/setup.sh python3-torch python3-sklearn
 	npx tsx bench/engine.ts
 	npx tsx bench/trainers.ts
+	npx tsx bench/defense.ts
 
 # Reference values for the tests, computed once with Debian's PyTorch and committed.
 fixtures:

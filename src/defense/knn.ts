@@ -1,7 +1,7 @@
 // Exact k-nearest neighbours under squared Euclidean distance, by blocked matrix products in
 // libtorch: ‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b, one block of query rows at a time, so memory stays at
 // block × M floats instead of N × M. Every detector shares it.
-import { eye, noGrad, tidy, type Tensor } from '../tensor/index.js';
+import { callOp, noGrad, tidy, type Tensor } from '../tensor/index.js';
 
 export interface KnnResult {
   /** N×k neighbour indices, nearest first. */
@@ -39,11 +39,14 @@ export function knn(queries: Tensor, keys: Tensor, k: number, opts: KnnOptions =
       const e = Math.min(n, s + block);
       tidy(() => {
         const q = queries.slice(0, s, e).to('float32');
-        const d = q.matmul(kf.T).mul(-2).add(q.square().sum(1, true)).add(keyNorms).clamp(0, null);
+        // One fused GEMM (‖b‖² − 2a·b) and one in-place add (+ ‖a‖²): no other block-sized temporaries.
+        const d = callOp<Tensor>('addmm', '', [keyNorms, q, kf.T], { beta: 1, alpha: -2 });
+        d.add_(q.square().sum(1, true));
         // Rows s..e meet themselves in columns s..e: push that diagonal out of reach.
-        if (exclude) d.slice(1, s, e).add_(eye(e - s).mul(3e38));
+        if (exclude) callOp<Tensor>('diagonal', '', [d, s, 0, 1]).fill_(3e38);
         const [vals, idx] = d.topk(k, 1, false, true);
-        distances.set(vals.toFloat32(), s * k);
+        // Rounding can leave tiny negative squared distances.
+        distances.set(vals.clamp(0, null).toFloat32(), s * k);
         indices.set(Int32Array.from(idx.toNumbers()), s * k);
       });
     }
