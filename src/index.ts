@@ -5,3 +5,4 @@ export * from './data/index.js';
 export * from './ssl/index.js';
 export * from './attack/index.js';
 export * from './defense/index.js';
+export * from './experiment/index.js';

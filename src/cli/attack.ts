@@ -22,19 +22,12 @@ import {
 import { loadClassifier, type Generator } from '../nn/index.js';
 import { saveSafetensors } from '../tensor/index.js';
 import type { Normalization } from '../data/tensors.js';
-import {
-  DATASETS,
-  extendUnlabeled,
-  isDatasetName,
-  loadDataset,
-  readImages,
-  subset,
-  splitDataset,
-} from '../data/index.js';
-import { ALGORITHMS, argmaxRows, isAlgorithmName, predictProbs, train, type AlgorithmName } from '../ssl/index.js';
+import { DATASETS, isDatasetName, loadDataset, readImages, splitDataset } from '../data/index.js';
+import { ALGORITHMS, isAlgorithmName, type AlgorithmName } from '../ssl/index.js';
 import { parseParamAssignments } from '../util/params.js';
 import { float, int, precision, setupEngine } from './options.js';
-import { progressBar } from './progress.js';
+import { progressBar, type Progress } from './progress.js';
+import { configHash, evaluatePoisons, type VictimPhase } from '../experiment/index.js';
 
 interface CraftFlags {
   dataset: string;
@@ -230,9 +223,6 @@ export function registerAttack(program: Command): void {
         unlabeled: m.split.unlabeled === null ? undefined : Number(m.split.unlabeled),
       });
       const poisonPath = join(dir, m.file);
-      const poisons = await readImages(poisonPath);
-      const poisoned = extendUnlabeled(split.unlabeled, poisons, poisonPath);
-      const targetSet = subset(test, [m.target.index]);
       const options = {
         algorithm,
         params,
@@ -245,60 +235,52 @@ export function registerAttack(program: Command): void {
         device,
         bf16,
       };
-      const order = m.poisons
-        .map((p, k) => ({ k, alpha: p.alpha, path: p.path }))
-        .filter((p) => p.path === 0)
-        .sort((a, b) => a.alpha - b.alpha);
-      const propagation: { epoch: number; labels: number[] }[] = [];
-      const runs: Record<string, { prediction: number; probs: number[]; accuracy: number | null }> = {};
-      for (const [label, unlabeled] of [
-        ['unpoisoned', split.unlabeled],
-        ['poisoned', poisoned],
-      ] as const) {
-        const bar = progressBar(label, f.steps, 'loss {loss}');
-        const r = await train(
-          options,
-          { labeled: split.labeled, unlabeled, test },
-          {
-            onStep: (s) => bar.update(s.step, { loss: s.loss.toFixed(3) }),
-            onPredictions:
-              label === 'poisoned'
-                ? (epoch, probs) => {
-                    const pred = argmaxRows(probs, test.numClasses);
-                    propagation.push({ epoch, labels: order.map((p) => pred[split.unlabeled.n + p.k]) });
-                  }
-                : undefined,
-          },
-          label === 'poisoned' ? { dir: join(dir, 'victim'), predictionLog: 'float16' } : undefined,
-        );
-        bar.stop();
-        const probs = Array.from(predictProbs(r.ema, targetSet, r.norm, { device, bf16 }));
-        runs[label] = {
-          prediction: argmaxRows(Float32Array.from(probs), test.numClasses)[0],
-          probs,
-          accuracy: r.testAccuracy,
-        };
-        r.model.dispose();
-        r.ema.dispose();
-      }
+      const key = (role: string) => configHash({ role, manifest: m, options });
+      const bars = new Map<VictimPhase, Progress>();
+      const ev = await evaluatePoisons(
+        {
+          labeled: split.labeled,
+          unlabeled: split.unlabeled,
+          test,
+          poisons: await readImages(poisonPath),
+          poisonsFrom: poisonPath,
+          targetIndex: m.target.index,
+          desired: m.desired,
+          bridge: m.poisons,
+        },
+        options,
+        {
+          clean: { dir: join(dir, 'victim-unpoisoned'), key: key('unpoisoned') },
+          poisoned: { dir: join(dir, 'victim'), key: key('poisoned') },
+        },
+        (phase, s) => {
+          let bar = bars.get(phase);
+          if (!bar) {
+            for (const b of bars.values()) b.stop();
+            bar = progressBar(phase === 'clean' ? 'unpoisoned' : phase, s.steps, 'loss {loss}');
+            bars.set(phase, bar);
+          }
+          bar.update(s.step, { loss: s.loss.toFixed(3) });
+        },
+      );
+      for (const b of bars.values()) b.stop();
+      const propagation = ev.propagation.epochs;
       const result = {
-        success: runs.poisoned.prediction === m.desired && runs.unpoisoned.prediction !== m.desired,
-        target_prediction: runs.poisoned.prediction,
-        target_prediction_unpoisoned: runs.unpoisoned.prediction,
+        success: ev.success,
+        target_prediction: ev.poisoned.prediction,
+        target_prediction_unpoisoned: ev.clean.prediction,
         desired: m.desired,
         true_label: m.target.true_label,
-        p_desired: runs.poisoned.probs[m.desired],
-        p_desired_unpoisoned: runs.unpoisoned.probs[m.desired],
-        clean_accuracy: runs.poisoned.accuracy,
-        clean_accuracy_unpoisoned: runs.unpoisoned.accuracy,
-        bridge_labeled_desired: propagation.length
-          ? propagation[propagation.length - 1].labels.filter((l) => l === m.desired).length / order.length
-          : null,
+        p_desired: ev.poisoned.probs[m.desired],
+        p_desired_unpoisoned: ev.clean.probs[m.desired],
+        clean_accuracy: ev.poisoned.accuracy,
+        clean_accuracy_unpoisoned: ev.clean.accuracy,
+        bridge_labeled_desired: propagation.length ? ev.bridgeDesired : null,
         poisons: m.count,
         ratio: m.ratio,
         algorithm,
         steps: f.steps,
-        propagation: { alphas: order.map((p) => p.alpha), epochs: propagation },
+        propagation: ev.propagation,
       };
       writeFileSync(join(dir, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
       if (f.json) {

@@ -1,0 +1,7 @@
+// The experiment layer: trials, specs of grids of trials, the result store, local and distributed execution.
+export * from './hash.js';
+export * from './config.js';
+export * from './lock.js';
+export * from './victim.js';
+export * from './defend.js';
+export * from './trial.js';

@@ -1,0 +1,210 @@
+// Training the victim on the clean and on the poisoned unlabeled set (same seed) and judging the
+// target: the EMA model's prediction and p(y*) for x*, both clean accuracies, and how the model's
+// labels walk along the bridge epoch by epoch (read back from the poisoned run's prediction log, so
+// a resumed or reused run gives the same answer as one trained in a single go).
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Manifest } from '../attack/index.js';
+import { extendUnlabeled, float16ToNumber, readNpy, subset, type ImageSet } from '../data/index.js';
+import {
+  argmaxRows,
+  predictProbs,
+  train,
+  type EpochInfo,
+  type StepInfo,
+  type TrainData,
+  type TrainOptions,
+} from '../ssl/index.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { lockRun, tryLock, type RunLock } from './lock.js';
+
+/** A resumable training run: its folder and a key naming its options and data. */
+export interface VictimRun {
+  dir: string;
+  /** A folder that holds a run with another key is cleared before training. */
+  key: string;
+}
+
+export interface RunOutcome {
+  dir: string;
+  /** The EMA model's label for x*. */
+  prediction: number;
+  /** Its softmax for x*. */
+  probs: number[];
+  /** Clean test accuracy at the end. */
+  accuracy: number | null;
+  resumedFrom: number;
+  stepsRun: number;
+  epochs: EpochInfo[];
+}
+
+export interface Propagation {
+  /** α of each point of the main bridge x′ → x*, in increasing order. */
+  alphas: number[];
+  /** The poisoned model's label of each of those points after each epoch. */
+  epochs: { epoch: number; labels: number[] }[];
+}
+
+export interface PoisonedVictim {
+  labeled: ImageSet;
+  /** The clean unlabeled set; the poisons are appended after it. */
+  unlabeled: ImageSet;
+  test: ImageSet;
+  poisons: ImageSet;
+  /** Where the poisons came from, for error messages. */
+  poisonsFrom?: string;
+  targetIndex: number;
+  desired: number;
+  /** Each poison's place on its path (the manifest's `poisons`). */
+  bridge: Manifest['poisons'];
+}
+
+export interface PoisonEvaluation {
+  clean: RunOutcome;
+  poisoned: RunOutcome;
+  /** x* gets y* with the poisons and not without. */
+  success: boolean;
+  propagation: Propagation;
+  /** Share of the main bridge labeled y* after the last epoch. */
+  bridgeDesired: number | null;
+}
+
+export type VictimPhase = 'clean' | 'poisoned' | 'defended';
+export type StepListener = (phase: VictimPhase, info: StepInfo) => void;
+
+const RUN_FILE = 'run.json';
+
+/** Trains (or resumes, or reuses) one run and judges the target; the caller holds the run's lock. */
+export async function trainVictim(
+  options: Partial<TrainOptions>,
+  data: TrainData & { test: ImageSet },
+  targetIndex: number,
+  run: VictimRun,
+  opts: { predictionLog?: boolean; onStep?: (info: StepInfo) => void } = {},
+): Promise<RunOutcome> {
+  const runFile = join(run.dir, RUN_FILE);
+  const previous = existsSync(runFile) ? (JSON.parse(readFileSync(runFile, 'utf8')) as { key?: string }) : null;
+  if (previous?.key !== run.key) rmSync(run.dir, { recursive: true, force: true });
+  mkdirSync(run.dir, { recursive: true });
+  writeFileAtomic(runFile, Buffer.from(JSON.stringify({ key: run.key, options }, null, 2) + '\n'));
+  const r = await train(
+    options,
+    data,
+    { onStep: opts.onStep },
+    { dir: run.dir, resume: true, predictionLog: opts.predictionLog ? 'float16' : false },
+  );
+  try {
+    const device = options.device;
+    const probs = Array.from(
+      predictProbs(r.ema, subset(data.test, [targetIndex]), r.norm, { device, bf16: options.bf16 }),
+    );
+    return {
+      dir: run.dir,
+      prediction: argmaxRows(Float32Array.from(probs), data.test.numClasses)[0],
+      probs,
+      accuracy: r.testAccuracy,
+      resumedFrom: r.resumedFrom,
+      stepsRun: r.stepsRun,
+      epochs: r.epochs,
+    };
+  } finally {
+    r.model.dispose();
+    r.ema.dispose();
+  }
+}
+
+/** The poisoned model's labels along the main bridge, per epoch, from its prediction log. */
+export function bridgePropagation(
+  logPath: string,
+  epochs: EpochInfo[],
+  offset: number,
+  bridge: Manifest['poisons'],
+): Propagation {
+  const order = bridge.filter((p) => p.path === 0).sort((a, b) => a.alpha - b.alpha);
+  const log = readNpy(logPath);
+  const [rows, n, classes] = log.shape;
+  if (rows !== epochs.length) throw new Error(`${logPath}: holds ${rows} epochs, the run's metrics ${epochs.length}`);
+  const value = (i: number): number =>
+    log.dtype === 'float16' ? float16ToNumber((log.data as Uint16Array)[i]) : Number(log.data[i]);
+  return {
+    alphas: order.map((p) => p.alpha),
+    epochs: epochs.map((e, row) => ({
+      epoch: e.epoch,
+      labels: order.map((p) => {
+        const base = (row * n + offset + p.index) * classes;
+        const probs = Float32Array.from({ length: classes }, (_, k) => value(base + k));
+        return argmaxRows(probs, classes)[0];
+      }),
+    })),
+  };
+}
+
+/**
+ * Trains the victim without and with the poisons (same options, so the same seed) and judges x*.
+ * The clean run goes first unless another process holds its lock (a clean run shared by several
+ * trials): then the poisoned run goes first and the clean one is most likely finished by then.
+ */
+export async function evaluatePoisons(
+  v: PoisonedVictim,
+  options: Partial<TrainOptions>,
+  runs: { clean: VictimRun; poisoned: VictimRun },
+  onStep?: StepListener,
+): Promise<PoisonEvaluation> {
+  const poisonedSet = extendUnlabeled(v.unlabeled, v.poisons, v.poisonsFrom ?? 'poisons');
+  const trainClean = async (lock: RunLock): Promise<RunOutcome> => {
+    try {
+      return await trainVictim(
+        options,
+        { labeled: v.labeled, unlabeled: v.unlabeled, test: v.test },
+        v.targetIndex,
+        runs.clean,
+        {
+          onStep: (s) => onStep?.('clean', s),
+        },
+      );
+    } finally {
+      lock.release();
+    }
+  };
+  const trainPoisoned = async (): Promise<RunOutcome> => {
+    const lock = await lockRun(runs.poisoned.dir);
+    try {
+      return await trainVictim(
+        options,
+        { labeled: v.labeled, unlabeled: poisonedSet, test: v.test },
+        v.targetIndex,
+        runs.poisoned,
+        { predictionLog: true, onStep: (s) => onStep?.('poisoned', s) },
+      );
+    } finally {
+      lock.release();
+    }
+  };
+  let clean: RunOutcome;
+  let poisoned: RunOutcome;
+  const cleanLock = tryLock(runs.clean.dir);
+  if (cleanLock) {
+    clean = await trainClean(cleanLock);
+    poisoned = await trainPoisoned();
+  } else {
+    poisoned = await trainPoisoned();
+    clean = await trainClean(await lockRun(runs.clean.dir));
+  }
+  const propagation = bridgePropagation(
+    join(runs.poisoned.dir, 'predictions.npy'),
+    poisoned.epochs,
+    v.unlabeled.n,
+    v.bridge,
+  );
+  const last = propagation.epochs[propagation.epochs.length - 1];
+  return {
+    clean,
+    poisoned,
+    success: poisoned.prediction === v.desired && clean.prediction !== v.desired,
+    propagation,
+    bridgeDesired:
+      last && propagation.alphas.length
+        ? last.labels.filter((l) => l === v.desired).length / propagation.alphas.length
+        : null,
+  };
+}

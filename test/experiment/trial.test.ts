@@ -1,0 +1,87 @@
+// A trial end to end on a tiny config: verdicts and propagation, a clean run shared between trials,
+// a trial interrupted mid-training resumes to the same result, the defense step, the selection rule.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadDataset, splitDataset } from '../../src/data/index.js';
+import { runTrial, selectAttack, type TrialProgress } from '../../src/experiment/index.js';
+import { tempDir, TINY } from './helpers.js';
+
+describe('runTrial', () => {
+  const root = tempDir('trial');
+
+  it('trains clean and poisoned victims and judges the target', async () => {
+    const fractions: number[] = [];
+    const r = await runTrial(
+      { ...TINY, seed: 3 },
+      { dir: root, threads: 1, onProgress: (p: TrialProgress) => fractions.push(p.fraction) },
+    );
+    expect(r.desired).not.toBe(r.trueLabel);
+    expect(typeof r.success).toBe('boolean');
+    expect(r.success).toBe(r.poisoned.prediction === r.desired && r.clean.prediction !== r.desired);
+    expect(r.pDesired).toBeCloseTo(r.poisoned.probs[r.desired], 6);
+    expect(r.poisons).toBe(8);
+    expect(r.propagation.alphas).toHaveLength(8);
+    expect(r.propagation.epochs).toHaveLength(3);
+    expect(r.clean.accuracy).toBeGreaterThan(0);
+    expect(fractions[fractions.length - 1]).toBeCloseTo(1, 6);
+    const config = JSON.parse(readFileSync(join(r.dir, 'config.json'), 'utf8'));
+    expect(config.id).toBe(r.id);
+    expect(config.seed).toBe(3);
+    expect(existsSync(join(r.dir, 'poisons', 'manifest.json'))).toBe(true);
+    expect(existsSync(join(r.dir, 'result.json'))).toBe(true);
+
+    // Another target with the same split and training seed reuses the clean run.
+    const other = await runTrial({ ...TINY, seed: 4 }, { dir: root, threads: 1 });
+    expect(other.clean.dir).toBe(r.clean.dir);
+    expect(other.clean.stepsRun).toBe(0);
+    expect(other.poisoned.stepsRun).toBe(6);
+  });
+
+  it('resumes an interrupted trial to the result of an uninterrupted one', async () => {
+    const config = { ...TINY, steps: 8, seed: 5 };
+    const reference = await runTrial(config, { dir: tempDir('trial-ref'), threads: 1 });
+    const dir = tempDir('trial-kill');
+    await expect(
+      runTrial(config, {
+        dir,
+        threads: 1,
+        onProgress: (p) => {
+          if (p.phase === 'poisoned' && p.step === 5) throw new Error('interrupted');
+        },
+      }),
+    ).rejects.toThrow('interrupted');
+    const resumed = await runTrial(config, { dir, threads: 1 });
+    expect(resumed.poisoned.resumedFrom).toBe(4);
+    expect(resumed.clean.stepsRun).toBe(0);
+    expect(resumed.poisoned.probs).toEqual(reference.poisoned.probs);
+    expect(resumed.propagation).toEqual(reference.propagation);
+    expect(resumed.id).toBe(reference.id);
+  });
+
+  it('scans with a detector, removes what it flags and retrains', async () => {
+    const r = await runTrial({ ...TINY, seed: 3, defense: 'duplicates', flagCount: 10 }, { dir: root, threads: 1 });
+    const d = r.defense!;
+    expect(d.flagged).toBe(10);
+    expect(d.poisons).toBe(8);
+    expect(d.auroc).toBeGreaterThanOrEqual(0);
+    expect(d.run?.stepsRun).toBe(6);
+    expect(d.success).toBe(d.prediction === r.desired && r.clean.prediction !== r.desired);
+    expect(r.clean.stepsRun).toBe(0);
+  });
+
+  it('draws x*, y* and x′ from the seed alone', async () => {
+    const train = await loadDataset('fashion-mnist', 'train');
+    const test = await loadDataset('fashion-mnist', 'test');
+    const { labeled } = splitDataset(train, { labels: 20, seed: 0 });
+    const none = { target: null, desired: null, source: null };
+    const a = selectAttack({ ...none, seed: 7 }, test, labeled);
+    expect(selectAttack({ ...none, seed: 7 }, test, labeled)).toEqual(a);
+    expect(selectAttack({ ...none, seed: 8 }, test, labeled)).not.toEqual(a);
+    expect(a.desired).not.toBe(a.trueLabel);
+    expect(labeled.labels![a.source]).toBe(a.desired);
+    expect(() => selectAttack({ ...none, target: 0, desired: test.labels![0], seed: 0 }, test, labeled)).toThrow(
+      /already the true label/,
+    );
+  });
+});
