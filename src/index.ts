@@ -5,4 +5,5 @@ export * from './data/index.js';
 export * from './ssl/index.js';
 export * from './attack/index.js';
 export * from './defense/index.js';
+export * from './report/index.js';
 export * from './experiment/index.js';
