@@ -136,9 +136,9 @@ const DEFENSE_FIELDS: TrialField[] = ['defenseK', 'linkage', 'flagZ', 'flagCount
 export class ConfigError extends Error {
   constructor(
     readonly field: TrialField,
-    message: string,
+    readonly detail: string,
   ) {
-    super(`${field}: ${message}`);
+    super(`${field}: ${detail}`);
   }
 }
 

@@ -5,3 +5,4 @@ export * from './lock.js';
 export * from './victim.js';
 export * from './defend.js';
 export * from './trial.js';
+export * from './spec.js';

@@ -1,8 +1,9 @@
 // One attack trial, end to end: split → choose x*, y*, x′ → craft → train the victim clean and
 // poisoned (same seed) → judge the target and the bridge → optionally scan the poisoned unlabeled
 // set with a detector, remove what it flags, retrain and judge again. Every training run is a
-// resumable folder: clean runs live under runs/clean keyed by a hash of their split and training
-// options (trials that share them share one run); the rest lives in the trial's own folder.
+// resumable folder keyed by a hash of what determines it: clean runs (split and training options)
+// under clean/, poisoned runs (the same plus the attack) under poisoned/, so trials that share them
+// share one run; the trial's own folder holds its config, poisons, defended run and result.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { craftPoisons, writeCrafted, type Crafted } from '../attack/index.js';
@@ -69,7 +70,7 @@ export interface TrialResult {
   defense: DefenseOutcome | null;
   device: string;
   bf16: boolean;
-  /** The trial's folder: config.json, result.json, poisons/, poisoned/, defended/. */
+  /** The trial's folder: config.json, result.json, poisons/, defended/. */
   dir: string;
   seconds: number;
 }
@@ -123,6 +124,10 @@ export function selectAttack(
     throw new Error(`source: labeled #${source} is not an image of the desired class ${desired}`);
   }
   return { target, trueLabel, desired, source };
+}
+
+function pickFields<K extends keyof TrialConfig>(c: TrialConfig, keys: K[]): Pick<TrialConfig, K> {
+  return Object.fromEntries(keys.map((k) => [k, c[k]])) as Pick<TrialConfig, K>;
 }
 
 function victimOptions(c: TrialConfig, device: Device, bf16: boolean): Partial<TrainOptions> {
@@ -200,6 +205,11 @@ export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOption
   };
   const cleanKey = configHash({ split: splitSpec, options });
   const cleanName = `${c.dataset}-${c.algorithm}-${c.model}-l${c.labels}-u${c.unlabeled ?? 'all'}-${cleanKey}`;
+  // Trials that differ only in their defense share the poisoned run too.
+  const attack = { ...pick, ...pickFields(c, ['variant', 'variantParams', 'density', 'ratio', 'count', 'seed']) };
+  const poisonedKey = configHash({ split: splitSpec, options, attack });
+  const budget = c.count !== null ? `n${c.count}` : `r${c.ratio}`;
+  const poisonedName = `${c.dataset}-${c.algorithm}-${c.variant}-${budget}-s${c.seed}-${poisonedKey}`;
   const victim = {
     labeled: split.labeled,
     unlabeled: split.unlabeled,
@@ -214,7 +224,7 @@ export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOption
     options,
     {
       clean: { dir: join(opts.dir, 'clean', cleanName), key: cleanKey },
-      poisoned: { dir: join(dir, 'poisoned'), key: configHash({ trial: id, options }) },
+      poisoned: { dir: join(opts.dir, 'poisoned', poisonedName), key: poisonedKey },
     },
     (phase, s) => report(phase, s.step, s.steps),
   );

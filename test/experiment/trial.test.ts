@@ -68,6 +68,8 @@ describe('runTrial', () => {
     expect(d.run?.stepsRun).toBe(6);
     expect(d.success).toBe(d.prediction === r.desired && r.clean.prediction !== r.desired);
     expect(r.clean.stepsRun).toBe(0);
+    // The undefended trial with the same attack trained this poisoned run already.
+    expect(r.poisoned.stepsRun).toBe(0);
   });
 
   it('draws x*, y* and x′ from the seed alone', async () => {
