@@ -6,3 +6,4 @@ export * from './victim.js';
 export * from './defend.js';
 export * from './trial.js';
 export * from './spec.js';
+export * from './store.js';

@@ -1,0 +1,105 @@
+// The store: trials are recorded once per id, results inserted once, and the report's queries.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expandGrid, parseSpec, Store, type RunOutcome, type TrialResult } from '../../src/experiment/index.js';
+import { tempDir } from './helpers.js';
+
+const SPEC = 'steps: 5\nratio: [0.005, 0.01]\ntrials: 2\n';
+
+function outcome(dir: string, prediction: number): RunOutcome {
+  return {
+    dir,
+    prediction,
+    probs: Array.from({ length: 10 }, (_, k) => (k === prediction ? 0.91 : 0.01)),
+    accuracy: 0.5,
+    resumedFrom: 0,
+    stepsRun: 5,
+    epochs: [
+      { epoch: 1, step: 3, testAccuracy: null, metrics: { loss: 2 } },
+      { epoch: 1, step: 5, testAccuracy: 0.5, metrics: { loss: 1.5 } },
+    ],
+  };
+}
+
+/** A result as runTrial returns it, with chosen verdicts. */
+function result(id: string, success: boolean): TrialResult {
+  return {
+    id,
+    target: 9,
+    trueLabel: 7,
+    desired: 1,
+    source: 3,
+    poisons: 2,
+    ratio: 0.01,
+    success,
+    pDesired: success ? 0.91 : 0.01,
+    pDesiredClean: 0.01,
+    clean: outcome('/runs/clean/c', 7),
+    poisoned: outcome('/runs/poisoned/p', success ? 1 : 7),
+    propagation: {
+      alphas: [0.2, 0.8],
+      epochs: [
+        { epoch: 1, labels: [1, 7] },
+        { epoch: 1, labels: [1, 1] },
+      ],
+    },
+    bridgeDesired: 1,
+    defense: null,
+    device: 'cpu',
+    bf16: false,
+    dir: `/runs/trials/${id}`,
+    seconds: 1.5,
+  };
+}
+
+describe('Store', () => {
+  it('records trials once and results once, and answers the report queries', () => {
+    const path = join(tempDir('store'), 'store.sqlite');
+    const trials = expandGrid(parseSpec(SPEC, 'spec.yaml'));
+    let store = Store.open(path);
+    expect(store.addExperiment('exp', trials, { specFile: 'spec.yaml' })).toEqual({ added: 4, existing: 0 });
+    expect(store.addExperiment('exp', trials)).toEqual({ added: 0, existing: 4 });
+    // A second experiment sharing two trials stores them once.
+    expect(store.addExperiment('other', trials.slice(0, 2))).toEqual({ added: 0, existing: 2 });
+    expect(store.counts('exp')).toEqual({ queued: 4, running: 0, done: 0, failed: 0 });
+
+    const [a, b, c] = trials;
+    store.markRunning(a.id, 'w1');
+    expect(store.complete(a.id, result(a.id, true), 'w1')).toBe(true);
+    expect(store.complete(a.id, result(a.id, false), 'w2')).toBe(false);
+    store.markRunning(a.id, 'w3'); // a late duplicate start changes nothing either
+    store.markRunning(b.id, 'w1');
+    store.markFailed(b.id, 'out of memory', 'w1');
+    store.markRunning(c.id, 'w2');
+    store.requeue(c.id);
+    store.close();
+
+    store = Store.open(path);
+    const stored = store.trials('exp');
+    expect(stored.map((t) => t.status)).toEqual(['done', 'failed', 'queued', 'queued']);
+    expect(stored[0]).toMatchObject({ worker: 'w1', attempts: 1, seconds: 1.5 });
+    expect(stored[0].result?.success).toBe(true);
+    expect(stored[0].result?.poisoned).not.toHaveProperty('epochs');
+    expect(stored[1]).toMatchObject({ error: 'out of memory', attempts: 1 });
+    expect(store.pending('exp').map((t) => t.id)).toEqual([b.id, c.id, trials[3].id]);
+    expect(store.isDone(a.id)).toBe(true);
+    expect(store.counts('other')).toEqual({ queued: 0, running: 0, done: 1, failed: 1 });
+
+    const curves = store.curves(a.id);
+    expect(curves).toHaveLength(4);
+    expect(curves.filter((p) => p.run === 'poisoned').map((p) => p.bridgeDesired)).toEqual([0.5, 1]);
+    expect(store.artifacts(a.id)).toMatchObject({ predictions: '/runs/poisoned/p/predictions.npy' });
+
+    const byRatio = store.groupedCounts('exp', ['ratio']);
+    expect(byRatio).toEqual([
+      { key: { ratio: 0.005 }, trials: 2, done: 1, failed: 1, successes: 1, defendedSuccesses: 0 },
+      { key: { ratio: 0.01 }, trials: 2, done: 0, failed: 0, successes: 0, defendedSuccesses: 0 },
+    ]);
+    expect(store.groupedCounts('exp', [])).toEqual([
+      { key: {}, trials: 4, done: 1, failed: 1, successes: 1, defendedSuccesses: 0 },
+    ]);
+    expect(() => store.groupedCounts('exp', ['ratio) --' as never])).toThrow(/unknown trial field/);
+    expect(store.experiments().map((e) => e.name)).toEqual(['exp', 'other']);
+    store.close();
+  });
+});
