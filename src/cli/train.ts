@@ -29,6 +29,7 @@ interface TrainFlags {
   strong: 'randaugment' | 'ctaugment';
   extraUnlabeled?: string;
   predictionLog: 'float16' | 'float32' | 'none';
+  logModel: 'ema' | 'live';
   seed: number;
   device: string;
   threads?: number;
@@ -65,6 +66,9 @@ export function registerTrain(program: Command): void {
       new Option('--prediction-log <dtype>', 'per-epoch softmax of every unlabeled example')
         .choices(['float16', 'float32', 'none'])
         .default('float16'),
+    )
+    .addOption(
+      new Option('--log-model <m>', 'the model whose predictions are logged').choices(['ema', 'live']).default('ema'),
     )
     .option('--seed <n>', 'seed of the split and of training', int(0), 0)
     .option('--device <d>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
@@ -143,6 +147,7 @@ export function registerTrain(program: Command): void {
               dir: flags.out,
               resume: flags.resume,
               predictionLog: flags.predictionLog === 'none' ? false : flags.predictionLog,
+              logModel: flags.logModel,
             }
           : undefined,
       );

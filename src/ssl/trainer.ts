@@ -105,8 +105,13 @@ export interface RunFiles {
   dir: string;
   /** Continue from dir's checkpoint when there is one. */
   resume?: boolean;
-  /** Write the per-epoch softmax of the EMA model on every unlabeled example (predictions.npy). */
+  /** Write the per-epoch softmax of every unlabeled example (predictions.npy). */
   predictionLog?: 'float16' | 'float32' | false;
+  /**
+   * Which model the log records: the EMA model (the one evaluated), or the live model being
+   * trained, whose epoch-to-epoch changes are the training dynamics themselves.
+   */
+  logModel?: 'ema' | 'live';
   /** Write a checkpoint every this many epochs (and at the end); 0 disables. */
   checkpointEvery?: number;
 }
@@ -278,7 +283,8 @@ export async function train(
     const testNow = epoch % o.testEvery === 0 || step === o.steps;
     const testAccuracy = test && testNow ? accuracy(shadow, test, norm, { device: o.device, bf16: o.bf16 }) : null;
     if (log && unlabeled) {
-      const probs = predictProbs(shadow, unlabeled, norm, { device: o.device, bf16: o.bf16 });
+      const logged = files?.logModel === 'live' ? model : shadow;
+      const probs = predictProbs(logged, unlabeled, norm, { device: o.device, bf16: o.bf16 });
       log.append(
         log.dtype === 'float16'
           ? tidy(() => tensor(probs, [unlabeled.n, labeled.numClasses]).to('float16').data<'float16'>())
