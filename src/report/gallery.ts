@@ -3,6 +3,7 @@
 // nearest-neighbour sampling, so pixels stay crisp, then laid out with their captions in one SVG
 // that resvg renders with the figures' font.
 import sharp from 'sharp';
+import { imageSize, type ImageSet } from '../data/index.js';
 import { escapeHtml } from './tables.js';
 import { FIGURE_FONT, svgToPng } from './render.js';
 
@@ -21,6 +22,8 @@ export interface GridOptions {
   scale?: number;
   /** Space between cells, in screen pixels. */
   gap?: number;
+  /** Set the first column apart (the example each row is about). */
+  separateFirst?: boolean;
 }
 
 const FONT_SIZE = 11;
@@ -62,13 +65,14 @@ export async function imageGrid(rows: GalleryRow[], opts: GridOptions): Promise<
   const captionH = longest > 0 ? CAPTION_HEIGHT : 0;
   const cellW = Math.max(imgW, Math.ceil(longest * CHAR_WIDTH) + 4);
   const rowH = imgH + captionH + gap;
-  const width = gap + columns * (cellW + gap);
+  const lead = opts.separateFirst && columns > 1 ? 2 * gap : 0;
+  const width = gap + columns * (cellW + gap) + lead;
   const height = gap + rows.length * rowH;
   const parts: string[] = [];
   for (const [r, row] of rows.entries()) {
     const top = gap + r * rowH;
     for (const [c, image] of row.images.entries()) {
-      const left = gap + c * (cellW + gap);
+      const left = gap + c * (cellW + gap) + (c > 0 ? lead : 0);
       const href = await enlarged(image, opts, scale, `row ${r} image ${c}`);
       parts.push(
         `<image x="${left + (cellW - imgW) / 2}" y="${top}" width="${imgW}" height="${imgH}" href="${href}"/>`,
@@ -85,4 +89,49 @@ export async function imageGrid(rows: GalleryRow[], opts: GridOptions): Promise<
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
     `font-family="${FIGURE_FONT}" font-size="${FONT_SIZE}" fill="#222">${parts.join('')}</svg>`;
   return svgToPng(svg, { scale: 1 });
+}
+
+export interface NeighbourRow {
+  /** The example the row is about (a suspect, a near false positive). */
+  index: number;
+  /** Its neighbours in the same set, nearest first. */
+  neighbours: number[];
+  /** Caption under the example; its index by default. */
+  caption?: string;
+}
+
+/** Enough screen pixels per image pixel for a thumbnail about 96 px across. */
+export function thumbnailScale(set: Pick<ImageSet, 'height' | 'width'>): number {
+  return Math.max(1, Math.round(96 / Math.max(set.height, set.width)));
+}
+
+/**
+ * Figure 8's layout: each example of a set beside its neighbours, one row per example, captioned
+ * with indices; neighbours that are known poisons say so.
+ */
+export async function neighbourGrid(
+  set: ImageSet,
+  rows: NeighbourRow[],
+  opts: { isPoison?: ArrayLike<boolean | number> | null; scale?: number } = {},
+): Promise<Buffer> {
+  const size = imageSize(set);
+  const image = (i: number) => {
+    if (!Number.isInteger(i) || i < 0 || i >= set.n)
+      throw new Error(`gallery: example ${i} is not in the set of ${set.n}`);
+    return set.images.subarray(i * size, (i + 1) * size);
+  };
+  const poison = (i: number) => (opts.isPoison?.[i] ? ' poison' : '');
+  return imageGrid(
+    rows.map((r) => ({
+      images: [r.index, ...r.neighbours].map(image),
+      captions: [r.caption ?? `#${r.index}${poison(r.index)}`, ...r.neighbours.map((j) => `#${j}${poison(j)}`)],
+    })),
+    {
+      height: set.height,
+      width: set.width,
+      channels: set.channels,
+      scale: opts.scale ?? thumbnailScale(set),
+      separateFirst: true,
+    },
+  );
 }

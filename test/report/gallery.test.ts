@@ -1,7 +1,7 @@
 // Image grids: size from rows, columns, scale and captions; pixels enlarged without blurring.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { imageGrid } from '../../src/report/index.js';
+import { imageGrid, neighbourGrid, thumbnailScale } from '../../src/report/index.js';
 
 /** A 4×4 gray image: a black square in the top-left 2×2 on white. */
 function square(): Uint8Array {
@@ -59,5 +59,38 @@ describe('imageGrid', () => {
     );
     await expect(imageGrid([{ images: [] }], { height: 2, width: 2, channels: 1 })).rejects.toThrow(/no images/);
     await expect(imageGrid([], { height: 2, width: 2, channels: 5 })).rejects.toThrow(/channels/);
+  });
+
+  it('lays out each example of a set beside its neighbours, the example set apart', async () => {
+    const set = {
+      images: Uint8Array.from({ length: 6 * 8 * 8 }, (_, i) => (i < 2 * 64 ? 0 : 255)),
+      n: 6,
+      height: 8,
+      width: 8,
+      channels: 1,
+      labels: null,
+      numClasses: 0,
+    };
+    expect(thumbnailScale(set)).toBe(12);
+    const rows = [
+      { index: 0, neighbours: [1, 2, 3] },
+      { index: 4, neighbours: [5, 0, 1] },
+    ];
+    const png = await neighbourGrid(set, rows, { isPoison: [0, 0, 0, 0, 0, 1], scale: 2 });
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    // Four columns of equal cells (widened for captions) after a 6 px margin, with 12 px more after the
+    // first; rows of a 16 px image and a 16 px caption.
+    const cell = (info.width - 6 - 12) / 4 - 6;
+    expect(Number.isInteger(cell) && cell >= 16).toBe(true);
+    expect(info.height).toBe(6 + 2 * (16 + 16 + 6));
+    const pixel = (x: number, y: number) => data[(y * info.width + x) * info.channels];
+    expect(pixel(6 + cell / 2, 6 + 8)).toBe(0); // example 0 is black
+    const neighbourLeft = 6 + cell + 6 + 12 + (cell - 16) / 2; // neighbour 1, black, shifted by the extra gap
+    expect(pixel(neighbourLeft, 6 + 8)).toBe(0);
+    expect(pixel(neighbourLeft - 1, 6 + 8)).toBe(255);
+    expect(pixel(neighbourLeft + 16 + cell, 6 + 8)).toBe(255); // neighbour 2 is white
+    await expect(neighbourGrid(set, [{ index: 6, neighbours: [] }])).rejects.toThrow(
+      /example 6 is not in the set of 6/,
+    );
   });
 });
