@@ -1,10 +1,12 @@
 // `semipoison scan`: rank the examples of an unlabeled set by how likely they are poisons, without
-// labels; with a ground-truth manifest, also report TPR, FPR, AUROC and each poison's rank.
+// labels; with a ground-truth manifest, also report TPR, FPR, AUROC and each poison's rank; with
+// --figures, draw the score histogram (Figure 7) and the top-ranked benign examples beside their
+// nearest neighbours (Figure 8).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeDirAtomic } from '../util/atomic.js';
+import { basename, join } from 'node:path';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { Option, type Command } from 'commander';
-import { readNpy, readImages, imagesToUnit } from '../data/index.js';
+import { readNpy, readImages, imagesToUnit, type ImageSet } from '../data/index.js';
 import {
   autoFlags,
   clusterScores,
@@ -13,14 +15,18 @@ import {
   duplicateScores,
   dynamicsScores,
   evaluateFlags,
+  knn,
   logTensor,
+  predictionDeltas,
   rankOrder,
   thresholdFlags,
   topFlags,
   type DefenseName,
   type Evaluation,
+  type Flags,
 } from '../defense/index.js';
-import { tidy } from '../tensor/index.js';
+import type { NeighbourRow } from '../report/index.js';
+import { tensor, tidy, type Tensor } from '../tensor/index.js';
 import { float, int, setupEngine } from './options.js';
 
 interface ScanFlags {
@@ -36,6 +42,78 @@ interface ScanFlags {
   json: boolean;
   threads?: number;
   linkage: 'single' | 'average';
+  figures: boolean;
+}
+
+/** What each detector's score measures, for the histogram's axis. */
+const SCORE_NAMES: Record<DefenseName, string> = {
+  dynamics: 'influence',
+  collinear: 'collinearity residual',
+  cluster: 'cluster size',
+  duplicates: 'nearest-neighbour distance / median',
+};
+
+/** Figure 8 as in the paper: five examples, each beside its four nearest neighbours. */
+const FIGURE8_ROWS = 5;
+const FIGURE8_NEIGHBOURS = 4;
+
+/**
+ * The space Figure 8's neighbours are found in: influence for dynamics (queries μ^(0,K−2), keys
+ * μ^(1,K−1), as the score itself), pixels for the other detectors.
+ */
+type NeighbourSpace = () => { queries: Tensor; keys: Tensor };
+
+/** The k nearest keys of each given example, itself left out. */
+function neighboursOf(space: NeighbourSpace, examples: number[], k: number): number[][] {
+  return tidy(() => {
+    const { queries, keys } = space();
+    const picked = queries.indexSelect(0, tensor(Int32Array.from(examples), [examples.length], { dtype: 'int32' }));
+    const { indices } = knn(picked, keys, k + 1);
+    return examples.map((self, r) =>
+      Array.from(indices.subarray(r * (k + 1), (r + 1) * (k + 1)))
+        .filter((j) => j !== self)
+        .slice(0, k),
+    );
+  });
+}
+
+interface ScanOutcome {
+  method: DefenseName;
+  scores: Float32Array;
+  flags: Flags;
+  /** Example indices, most suspicious first. */
+  order: number[];
+  truth: Uint8Array | null;
+  set: ImageSet | null;
+  space: NeighbourSpace | null;
+}
+
+/** Writes Figure 7 and, when the images are at hand, Figure 8 into `dir`; returns the file names. */
+async function writeScanFigures(dir: string, scan: ScanOutcome): Promise<string[]> {
+  const { method, scores, flags, order, truth, set, space } = scan;
+  // Loaded here: Vega adds about 0.4 s to the start of every command.
+  const { neighbourGrid, scoreHistogramSpec, writeFigure } = await import('../report/index.js');
+  const histogram = scoreHistogramSpec(
+    { scores, isPoison: truth ?? undefined, threshold: flags.threshold },
+    { scoreName: SCORE_NAMES[method], title: `${method} scores (Figure 7)` },
+  );
+  const written = await writeFigure(join(dir, 'figure7-influence'), histogram, ['png', 'svg']);
+  const k = Math.min(FIGURE8_NEIGHBOURS, scores.length - 1);
+  if (set && space && k > 0) {
+    const rank = (i: number) => order.indexOf(i) + 1;
+    // With ground truth these are the near false positives; without it, simply the top of the ranking.
+    const examples = order.filter((i) => !truth?.[i]).slice(0, FIGURE8_ROWS);
+    const neighbours = neighboursOf(space, examples, k);
+    const rows: NeighbourRow[] = examples.map((index, r) => ({
+      index,
+      neighbours: neighbours[r],
+      caption: `#${index} rank ${rank(index)}`,
+    }));
+    const path = join(dir, 'figure8-near-false-positives.png');
+    writeFileAtomic(path, await neighbourGrid(set, rows, { isPoison: truth }));
+    written.push(path);
+  }
+  return written.map((p) => basename(p));
 }
 
 /** Which examples are poisons, from a manifest written by attack craft (poisons appended at poisonOffset). */
@@ -76,6 +154,11 @@ export function registerScan(program: Command): void {
     .requiredOption('--out <dir>', 'new folder for scores.csv and scan.json')
     .option('--json', 'print one JSON object', false)
     .option('--threads <n>', 'libtorch threads', int(1))
+    .option(
+      '--figures',
+      'also write figure7-influence.png/.svg (score histogram) and, given the set, figure8-near-false-positives.png',
+      false,
+    )
     .action(async (setPath: string | undefined, f: ScanFlags) => {
       setupEngine({ device: 'cpu', threads: f.threads, precision: false });
       if (existsSync(f.out)) throw new Error(`${f.out} already exists; choose a new output folder`);
@@ -84,6 +167,7 @@ export function registerScan(program: Command): void {
       if (set && set.n === 0) throw new Error(`${setPath}: the set is empty`);
       let scores: Float32Array;
       let largestCluster = 0;
+      let space: NeighbourSpace | null = null;
       if (f.method === 'dynamics') {
         if (!f.predictions) throw new Error('--method dynamics needs --predictions LOG.npy');
         const log = readNpy(f.predictions);
@@ -98,6 +182,10 @@ export function registerScan(program: Command): void {
         if (log.shape[1] < 2) throw new Error(`${f.predictions}: the log covers fewer than 2 examples`);
         if (log.shape[2] < 2) throw new Error(`${f.predictions}: a prediction log needs at least 2 classes`);
         scores = tidy(() => dynamicsScores(logTensor(log.data, log.shape, log.dtype), { k: f.k }));
+        space = () => {
+          const { mu0, mu1 } = predictionDeltas(logTensor(log.data, log.shape, log.dtype));
+          return { queries: mu0, keys: mu1 };
+        };
       } else {
         if (!set) throw new Error(`--method ${f.method} needs the unlabeled set`);
         scores = tidy(() => {
@@ -110,6 +198,10 @@ export function registerScan(program: Command): void {
           }
           return duplicateScores(pixels);
         });
+        space = () => {
+          const pixels = imagesToUnit(set).flatten(1);
+          return { queries: pixels, keys: pixels };
+        };
       }
       const n = scores.length;
       const flags =
@@ -121,9 +213,8 @@ export function registerScan(program: Command): void {
               ? // The paper removes the largest cluster (when it is a cluster at all).
                 thresholdFlags(scores, 'high', Math.max(largestCluster, 3), 'the largest cluster (3 or more examples)')
               : autoFlags(scores, def.direction, f.z);
-      let evaluation: Evaluation | null = null;
-      if (f.manifest)
-        evaluation = evaluateFlags(scores, def.direction, flags, groundTruth(f.manifest, n, f.poisonOffset));
+      const truth = f.manifest ? groundTruth(f.manifest, n, f.poisonOffset) : null;
+      const evaluation: Evaluation | null = truth ? evaluateFlags(scores, def.direction, flags, truth) : null;
       const order = rankOrder(scores, def.direction);
       const rank = new Int32Array(n);
       order.forEach((i, r) => (rank[i] = r + 1));
@@ -142,13 +233,20 @@ export function registerScan(program: Command): void {
         most_suspicious: order.slice(0, Math.min(20, n)),
         evaluation,
       };
-      await writeDirAtomic(f.out, (tmp) => {
+      let figures: string[] | undefined;
+      await writeDirAtomic(f.out, async (tmp) => {
         writeFileSync(join(tmp, 'scores.csv'), csv + '\n');
-        writeFileSync(join(tmp, 'scan.json'), JSON.stringify(result, null, 2) + '\n');
+        if (f.figures) {
+          const scan = { method: f.method, scores, flags, order, truth, set, space };
+          figures = await writeScanFigures(tmp, scan);
+        }
+        writeFileSync(join(tmp, 'scan.json'), JSON.stringify({ ...result, figures }, null, 2) + '\n');
       });
-      if (f.json) console.log(JSON.stringify(result));
+      if (f.figures && !set) console.error('figure 8 shows images: pass the unlabeled set to draw it');
+      if (f.json) console.log(JSON.stringify({ ...result, figures }));
       else {
         console.log(`${f.method}: flagged ${flaggedCount} of ${n} (${flags.rule}) -> ${join(f.out, 'scores.csv')}`);
+        if (figures) console.log(`figures: ${figures.map((name) => join(f.out, name)).join(', ')}`);
         if (evaluation) {
           console.log(
             `against the manifest: TPR ${(100 * evaluation.tpr).toFixed(1)}%, FPR ${(100 * evaluation.fpr).toFixed(2)}%, ` +

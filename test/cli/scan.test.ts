@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/data/index.js';
 
@@ -34,17 +35,22 @@ function writeLog(path: string): void {
   writeNpy(path, { dtype: 'float32', shape: [K, N, C], data });
 }
 
+/** The manifest of writeLog's set: 60 benign examples, then 12 poisons. */
+function writeManifest(path: string): void {
+  writeFileSync(
+    path,
+    JSON.stringify({
+      unlabeled_size: 60,
+      poisons: Array.from({ length: 12 }, (_, index) => ({ index, alpha: index / 11, path: 0 })),
+    }),
+  );
+}
+
 describe('semipoison scan', () => {
   it('ranks the chained examples first and scores them against the manifest', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scan-'));
     writeLog(join(dir, 'log.npy'));
-    writeFileSync(
-      join(dir, 'manifest.json'),
-      JSON.stringify({
-        unlabeled_size: 60,
-        poisons: Array.from({ length: 12 }, (_, index) => ({ index, alpha: index / 11, path: 0 })),
-      }),
-    );
+    writeManifest(join(dir, 'manifest.json'));
     const r = run([
       '--predictions',
       join(dir, 'log.npy'),
@@ -67,6 +73,34 @@ describe('semipoison scan', () => {
       .split('\n');
     expect(csv[0]).toBe('index,score,flagged,rank');
     expect(csv).toHaveLength(73);
+  });
+
+  it('draws the score histogram and the near false positives with --figures', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-figures-'));
+    writeLog(join(dir, 'log.npy'));
+    writeManifest(join(dir, 'manifest.json'));
+    const pixels = Uint8Array.from({ length: 72 * 8 * 8 }, (_, i) => (i * 37) % 256);
+    writeNpy(join(dir, 'set.npy'), { dtype: 'uint8', shape: [72, 8, 8], data: pixels });
+    const common = ['--predictions', join(dir, 'log.npy'), '--k', '2', '--figures', '--json'];
+    const r = run([join(dir, 'set.npy'), ...common, '--manifest', join(dir, 'manifest.json'), '--out', join(dir, 'a')]);
+    expect(r.code, r.err).toBe(0);
+    const names = ['figure7-influence.png', 'figure7-influence.svg', 'figure8-near-false-positives.png'];
+    expect(JSON.parse(r.out).figures).toEqual(names);
+    expect(JSON.parse(readFileSync(join(dir, 'a', 'scan.json'), 'utf8')).figures).toEqual(names);
+    expect(readFileSync(join(dir, 'a', 'figure7-influence.svg'), 'utf8')).toContain('poisoned');
+    const histogram = await sharp(join(dir, 'a', 'figure7-influence.png')).metadata();
+    expect(histogram.width).toBeGreaterThan(500);
+    // Five rows of an 8×8 example and its four neighbours, each enlarged to 96 px.
+    const gallery = await sharp(join(dir, 'a', 'figure8-near-false-positives.png')).metadata();
+    expect(gallery.width).toBeGreaterThanOrEqual(5 * 96);
+    expect(gallery.height).toBeGreaterThanOrEqual(5 * 96);
+    expect(gallery.height).toBeLessThan(5 * 140);
+
+    // Without the images only the histogram can be drawn, and the scan says why.
+    const bare = run([...common, '--out', join(dir, 'b')]);
+    expect(bare.code, bare.err).toBe(0);
+    expect(JSON.parse(bare.out).figures).toEqual(names.slice(0, 2));
+    expect(bare.err).toMatch(/pass the unlabeled set/);
   });
 
   it('fails clearly, leaving no output, on logs that do not fit', () => {
