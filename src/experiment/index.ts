@@ -7,3 +7,6 @@ export * from './defend.js';
 export * from './trial.js';
 export * from './spec.js';
 export * from './store.js';
+export * from './execution.js';
+export * from './process.js';
+export * from './local.js';
