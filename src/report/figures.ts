@@ -552,3 +552,110 @@ export function successMatrixSpec(cells: MatrixCell[], opts: MatrixOptions): Veg
     layer: layers,
   };
 }
+
+// --- Figure 1: the attack in two dimensions ------------------------------------------------------
+
+export interface DecisionPanel {
+  title: string;
+  /** p(class A) on a resolution × resolution grid over the extent, row-major, top row first. */
+  grid: ArrayLike<number>;
+  /** Points the attacker added (drawn as poisons; the target is drawn separately). */
+  poisons: [number, number][];
+  /** Outcome line under the panel, e.g. the model's label for the target. */
+  note?: string;
+}
+
+export interface DecisionBoundaryData {
+  extent: { x: [number, number]; y: [number, number] };
+  resolution: number;
+  labeled: { point: [number, number]; label: 0 | 1 }[];
+  unlabeled: [number, number][];
+  target: [number, number];
+  panels: DecisionPanel[];
+  classNames?: [string, string];
+}
+
+/**
+ * Figure 1: decision regions of a classifier trained with pseudo-labels on two classes, for each
+ * panel (clean; one poison; a bridge), with the labeled points, the unlabeled points, the poisons
+ * and the target.
+ */
+export function decisionBoundarySpec(data: DecisionBoundaryData, opts: { title?: string } = {}): VegaLiteSpec {
+  const { extent, resolution: r } = data;
+  if (!Number.isInteger(r) || r < 2) throw new Error(`figure 1: resolution must be an integer ≥ 2, got ${r}`);
+  const [nameA, nameB] = data.classNames ?? ['red class', 'blue class'];
+  const cellW = (extent.x[1] - extent.x[0]) / r;
+  const cellH = (extent.y[1] - extent.y[0]) / r;
+  const panel = (p: DecisionPanel): VegaLiteSpec => {
+    if (p.grid.length !== r * r)
+      throw new Error(`figure 1: panel '${p.title}' has ${p.grid.length} grid values, expected ${r * r}`);
+    checkFinite(p.grid, `panel '${p.title}' grid`);
+    const cells = Array.from({ length: r * r }, (_, i) => {
+      const row = Math.floor(i / r);
+      const col = i % r;
+      const x = extent.x[0] + col * cellW;
+      const y = extent.y[1] - (row + 1) * cellH;
+      return { x, x2: x + cellW, y, y2: y + cellH, region: p.grid[i] >= 0.5 ? nameA : nameB };
+    });
+    const points = [
+      ...data.unlabeled.map(([x, y]) => ({ x, y, kind: 'unlabeled' })),
+      ...data.labeled.map((l) => ({ x: l.point[0], y: l.point[1], kind: `labeled ${l.label === 0 ? nameA : nameB}` })),
+      ...p.poisons.map(([x, y]) => ({ x, y, kind: 'poison' })),
+      { x: data.target[0], y: data.target[1], kind: 'target x*' },
+    ];
+    const xScale = { domain: extent.x, nice: false, zero: false };
+    const yScale = { domain: extent.y, nice: false, zero: false };
+    const kinds = ['unlabeled', `labeled ${nameA}`, `labeled ${nameB}`, 'poison', 'target x*'];
+    return {
+      title: { text: p.title, subtitle: p.note ?? '' },
+      width: 260,
+      height: Math.round((260 * (extent.y[1] - extent.y[0])) / (extent.x[1] - extent.x[0])),
+      layer: [
+        {
+          data: { values: cells },
+          mark: { type: 'rect', opacity: 0.35 },
+          encoding: {
+            x: { field: 'x', type: 'quantitative', scale: xScale, axis: null },
+            x2: { field: 'x2' },
+            y: { field: 'y', type: 'quantitative', scale: yScale, axis: null },
+            y2: { field: 'y2' },
+            color: {
+              field: 'region',
+              type: 'nominal',
+              title: 'decision region',
+              scale: { domain: [nameA, nameB], range: ['#f4a3a3', '#a3c4f4'] },
+            },
+          },
+        },
+        {
+          data: { values: points },
+          mark: { type: 'point', filled: true, size: 28 },
+          encoding: {
+            x: { field: 'x', type: 'quantitative', scale: xScale, axis: null },
+            y: { field: 'y', type: 'quantitative', scale: yScale, axis: null },
+            shape: {
+              field: 'kind',
+              type: 'nominal',
+              title: 'point',
+              scale: { domain: kinds, range: ['circle', 'square', 'cross', 'diamond', 'triangle-up'] },
+            },
+            stroke: { value: '#222' },
+            strokeWidth: { value: 0.4 },
+            fill: {
+              field: 'kind',
+              type: 'nominal',
+              title: 'point',
+              scale: { domain: kinds, range: ['#bbbbbb', '#d62728', '#1f77b4', '#ff7f0e', '#000000'] },
+            },
+          },
+        },
+      ],
+    } as VegaLiteSpec;
+  };
+  return {
+    $schema: SCHEMA,
+    title: opts.title ?? 'Poisoning the unlabeled set, in two dimensions (Figure 1)',
+    hconcat: data.panels.map(panel),
+    resolve: { scale: { color: 'shared', shape: 'shared' } },
+  } as VegaLiteSpec;
+}

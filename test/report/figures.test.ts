@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import {
   accuracySuccessSpec,
+  decisionBoundarySpec,
   labelPropagationSpec,
   lineChartSpec,
   logFloor,
@@ -123,5 +124,34 @@ describe('figures', () => {
     expect(readdirSync(dir).sort()).toEqual(['fig.png', 'fig.svg', 'only.svg']);
     expect(readFileSync(join(dir, 'fig.svg'), 'utf8')).toMatch(/^<svg/);
     await expect(writeFigure(join(dir, 'x'), spec, [])).rejects.toThrow(/no formats/);
+  });
+
+  it('Figure 1 draws one decision-region panel per run with every kind of point, and checks the grid', async () => {
+    const r = 10;
+    const grid = Array.from({ length: r * r }, (_, i) => (i % r < r / 2 ? 0.9 : 0.1));
+    const data = {
+      extent: { x: [-1, 1] as [number, number], y: [-1, 1] as [number, number] },
+      resolution: r,
+      labeled: [
+        { point: [-0.5, 0] as [number, number], label: 0 as const },
+        { point: [0.5, 0] as [number, number], label: 1 as const },
+      ],
+      unlabeled: [[0, 0.5]] as [number, number][],
+      target: [0.3, 0.3] as [number, number],
+      panels: [
+        { title: 'clean', grid, poisons: [] },
+        { title: 'bridge', grid, poisons: [[0, 0]] as [number, number][], note: 'target flipped' },
+      ],
+    };
+    const svg = await checkRendered(decisionBoundarySpec(data));
+    for (const text of ['clean', 'bridge', 'target flipped', 'target x*', 'poison', 'labeled red class']) {
+      expect(svg).toContain(text);
+    }
+    expect(() => decisionBoundarySpec({ ...data, panels: [{ title: 'short', grid: [0.5], poisons: [] }] })).toThrow(
+      /panel 'short' has 1 grid values, expected 100/,
+    );
+    expect(() =>
+      decisionBoundarySpec({ ...data, panels: [{ title: 'nan', grid: grid.map(() => NaN), poisons: [] }] }),
+    ).toThrow(/is NaN/);
   });
 });
