@@ -22,7 +22,6 @@ function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }
 
-/** A hidden name next to `path`, so the final rename stays on one file system. */
 /** Opens for reading; a missing file becomes a MissingFileError. */
 export function openForRead(path: string): number {
   try {
