@@ -5,6 +5,7 @@ import { registerTrain } from './train.js';
 import { registerAttack } from './attack.js';
 import { registerScan } from './scan.js';
 import { registerData } from './data.js';
+import { registerExperiment } from './experiment.js';
 
 export function buildProgram(): Command {
   const program = new Command('semipoison')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerAttack(program);
   registerScan(program);
   registerData(program);
+  registerExperiment(program);
   return program;
 }
 

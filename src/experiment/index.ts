@@ -10,3 +10,4 @@ export * from './store.js';
 export * from './execution.js';
 export * from './process.js';
 export * from './local.js';
+export * from './distributed.js';

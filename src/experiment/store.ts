@@ -51,7 +51,8 @@ export interface GroupCount {
   done: number;
   failed: number;
   successes: number;
-  /** Successes after the defense, among done trials with one. */
+  /** Done trials with a defense, and their successes after it. */
+  defended: number;
   defendedSuccesses: number;
 }
 
@@ -329,6 +330,7 @@ export class Store {
            SUM(t.status = 'done') AS done,
            SUM(t.status = 'failed') AS failed,
            COALESCE(SUM(r.success), 0) AS successes,
+           COALESCE(SUM(r.defended_success IS NOT NULL), 0) AS defended,
            COALESCE(SUM(r.defended_success), 0) AS defended_successes
          FROM trials t JOIN experiment_trials e ON e.trial_id = t.id LEFT JOIN results r ON r.trial_id = t.id
          WHERE e.experiment = ? ${keys.length ? `GROUP BY ${keys.join(', ')} ORDER BY MIN(e.position)` : ''}`,
@@ -342,6 +344,7 @@ export class Store {
         done: Number(r.done),
         failed: Number(r.failed),
         successes: Number(r.successes),
+        defended: Number(r.defended),
         defendedSuccesses: Number(r.defended_successes),
       }));
   }

@@ -92,11 +92,11 @@ describe('Store', () => {
 
     const byRatio = store.groupedCounts('exp', ['ratio']);
     expect(byRatio).toEqual([
-      { key: { ratio: 0.005 }, trials: 2, done: 1, failed: 1, successes: 1, defendedSuccesses: 0 },
-      { key: { ratio: 0.01 }, trials: 2, done: 0, failed: 0, successes: 0, defendedSuccesses: 0 },
+      { key: { ratio: 0.005 }, trials: 2, done: 1, failed: 1, successes: 1, defended: 0, defendedSuccesses: 0 },
+      { key: { ratio: 0.01 }, trials: 2, done: 0, failed: 0, successes: 0, defended: 0, defendedSuccesses: 0 },
     ]);
     expect(store.groupedCounts('exp', [])).toEqual([
-      { key: {}, trials: 4, done: 1, failed: 1, successes: 1, defendedSuccesses: 0 },
+      { key: {}, trials: 4, done: 1, failed: 1, successes: 1, defended: 0, defendedSuccesses: 0 },
     ]);
     expect(() => store.groupedCounts('exp', ['ratio) --' as never])).toThrow(/unknown trial field/);
     expect(store.experiments().map((e) => e.name)).toEqual(['exp', 'other']);
