@@ -68,7 +68,7 @@ export function registerTrain(program: Command): void {
         .default('float16'),
     )
     .addOption(
-      new Option('--log-model <m>', 'the model whose predictions are logged').choices(['ema', 'live']).default('ema'),
+      new Option('--log-model <m>', 'the model whose predictions are logged').choices(['live', 'ema']).default('live'),
     )
     .option('--seed <n>', 'seed of the split and of training', int(0), 0)
     .option('--device <d>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')

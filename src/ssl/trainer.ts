@@ -108,8 +108,10 @@ export interface RunFiles {
   /** Write the per-epoch softmax of every unlabeled example (predictions.npy). */
   predictionLog?: 'float16' | 'float32' | false;
   /**
-   * Which model the log records: the EMA model (the one evaluated), or the live model being
-   * trained, whose epoch-to-epoch changes are the training dynamics themselves.
+   * Which model the log records: the live model being trained (default), whose guesses are the
+   * pseudo-labels and whose epoch-to-epoch changes are the training dynamics of section 5.3; or
+   * the EMA model, which is evaluated but averages those changes away (static examples then all
+   * look alike to the dynamics detector).
    */
   logModel?: 'ema' | 'live';
   /** Write a checkpoint every this many epochs (and at the end); 0 disables. */
@@ -283,7 +285,7 @@ export async function train(
     const testNow = epoch % o.testEvery === 0 || step === o.steps;
     const testAccuracy = test && testNow ? accuracy(shadow, test, norm, { device: o.device, bf16: o.bf16 }) : null;
     if (log && unlabeled) {
-      const logged = files?.logModel === 'live' ? model : shadow;
+      const logged = (files?.logModel ?? 'live') === 'live' ? model : shadow;
       const probs = predictProbs(logged, unlabeled, norm, { device: o.device, bf16: o.bf16 });
       log.append(
         log.dtype === 'float16'
