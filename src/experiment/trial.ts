@@ -7,9 +7,17 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { craftPoisons, writeCrafted, type Crafted } from '../attack/index.js';
-import { loadDataset, splitDataset, subset, extendUnlabeled, type DatasetName, type ImageSet } from '../data/index.js';
-import type { Evaluation } from '../defense/index.js';
-import type { TrainOptions } from '../ssl/index.js';
+import {
+  extendUnlabeled,
+  loadDataset,
+  splitDataset,
+  subset,
+  type DatasetName,
+  type ImageSet,
+  type Split,
+} from '../data/index.js';
+import type { DefenseName, Evaluation } from '../defense/index.js';
+import type { StepInfo, TrainOptions } from '../ssl/index.js';
 import { checkDevice, resolveBf16, setFlushDenormal, setNumThreads, type Device } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { seededRandom } from '../util/random.js';
@@ -17,7 +25,15 @@ import { resolveTrialConfig, trialDirName, trialId, type TrialConfig } from './c
 import { scanUnlabeled } from './defend.js';
 import { configHash } from './hash.js';
 import { lockRun } from './lock.js';
-import { evaluatePoisons, trainVictim, type Propagation, type RunOutcome, type VictimPhase } from './victim.js';
+import {
+  evaluatePoisons,
+  trainVictim,
+  type PoisonEvaluation,
+  type Propagation,
+  type RunOutcome,
+  type VictimPhase,
+  type VictimRun,
+} from './victim.js';
 
 export interface TrialProgress {
   phase: VictimPhase;
@@ -160,6 +176,89 @@ async function savePoisons(dir: string, crafted: Crafted): Promise<void> {
   }
 }
 
+/**
+ * The clean run is determined by the split and the training options; the poisoned run also by the
+ * attack, so trials that differ only in target or defense share them.
+ */
+function sharedRuns(
+  c: TrialConfig,
+  root: string,
+  key: { split: object; options: Partial<TrainOptions>; pick: object },
+): { clean: VictimRun; poisoned: VictimRun } {
+  const cleanKey = configHash({ split: key.split, options: key.options });
+  const attack = { ...key.pick, ...pickFields(c, ['variant', 'variantParams', 'density', 'ratio', 'count', 'seed']) };
+  const poisonedKey = configHash({ split: key.split, options: key.options, attack });
+  const budget = c.count !== null ? `n${c.count}` : `r${c.ratio}`;
+  return {
+    clean: {
+      dir: join(
+        root,
+        'clean',
+        `${c.dataset}-${c.algorithm}-${c.model}-l${c.labels}-u${c.unlabeled ?? 'all'}-${cleanKey}`,
+      ),
+      key: cleanKey,
+    },
+    poisoned: {
+      dir: join(root, 'poisoned', `${c.dataset}-${c.algorithm}-${c.variant}-${budget}-s${c.seed}-${poisonedKey}`),
+      key: poisonedKey,
+    },
+  };
+}
+
+interface DefenseInput {
+  /** The trial's folder. */
+  dir: string;
+  split: Split;
+  test: ImageSet;
+  poisons: ImageSet;
+  target: number;
+  desired: number;
+  ev: PoisonEvaluation;
+  options: Partial<TrainOptions>;
+}
+
+/** Scans the poisoned unlabeled set, removes what the detector flags, retrains and judges x* again. */
+async function defend(c: TrialConfig, d: DefenseInput, onStep: (s: StepInfo) => void): Promise<DefenseOutcome> {
+  const method = c.defense as DefenseName;
+  const poisonedSet = extendUnlabeled(d.split.unlabeled, d.poisons, 'poisons');
+  const scan = scanUnlabeled(
+    { method, k: c.defenseK, linkage: c.linkage, z: c.flagZ, count: c.flagCount, threshold: c.flagThreshold },
+    poisonedSet,
+    join(d.ev.poisoned.dir, 'predictions.npy'),
+    d.split.unlabeled.n,
+  );
+  const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !scan.flags.flagged[i]);
+  let run: RunOutcome | null = null;
+  if (keep.length < poisonedSet.n) {
+    const dir = join(d.dir, 'defended');
+    const lock = await lockRun(dir);
+    try {
+      run = await trainVictim(
+        d.options,
+        { labeled: d.split.labeled, unlabeled: subset(poisonedSet, keep), test: d.test },
+        d.target,
+        { dir, key: configHash({ trial: trialId(c), options: d.options, keep }) },
+        { onStep },
+      );
+    } finally {
+      lock.release();
+    }
+  }
+  const after = run ?? d.ev.poisoned;
+  return {
+    ...scan.evaluation,
+    method,
+    rule: scan.flags.rule,
+    threshold: scan.flags.threshold,
+    flagged: poisonedSet.n - keep.length,
+    success: after.prediction === d.desired && d.ev.clean.prediction !== d.desired,
+    run,
+    prediction: after.prediction,
+    pDesired: after.probs[d.desired],
+    accuracy: after.accuracy,
+  };
+}
+
 /** Runs (or resumes, or finishes reusing stored runs) one trial. */
 export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOptions): Promise<TrialResult> {
   const started = Date.now();
@@ -203,13 +302,6 @@ export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOption
     const fraction = [...done.values()].reduce((a, b) => a + b, 0) / phases.length;
     opts.onProgress?.({ phase, step, steps, fraction });
   };
-  const cleanKey = configHash({ split: splitSpec, options });
-  const cleanName = `${c.dataset}-${c.algorithm}-${c.model}-l${c.labels}-u${c.unlabeled ?? 'all'}-${cleanKey}`;
-  // Trials that differ only in their defense share the poisoned run too.
-  const attack = { ...pick, ...pickFields(c, ['variant', 'variantParams', 'density', 'ratio', 'count', 'seed']) };
-  const poisonedKey = configHash({ split: splitSpec, options, attack });
-  const budget = c.count !== null ? `n${c.count}` : `r${c.ratio}`;
-  const poisonedName = `${c.dataset}-${c.algorithm}-${c.variant}-${budget}-s${c.seed}-${poisonedKey}`;
   const victim = {
     labeled: split.labeled,
     unlabeled: split.unlabeled,
@@ -222,60 +314,26 @@ export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOption
   const ev = await evaluatePoisons(
     victim,
     options,
-    {
-      clean: { dir: join(opts.dir, 'clean', cleanName), key: cleanKey },
-      poisoned: { dir: join(opts.dir, 'poisoned', poisonedName), key: poisonedKey },
-    },
+    sharedRuns(c, opts.dir, { split: splitSpec, options, pick }),
     (phase, s) => report(phase, s.step, s.steps),
   );
+  // Reused runs report no steps; both are complete now.
+  for (const phase of ['clean', 'poisoned'] as const) if (done.get(phase) !== 1) report(phase, c.steps, c.steps);
 
   let defense: DefenseOutcome | null = null;
   if (c.defense !== 'none') {
-    const poisonedSet = extendUnlabeled(split.unlabeled, crafted.poisons, 'poisons');
-    const scan = scanUnlabeled(
-      {
-        method: c.defense,
-        k: c.defenseK,
-        linkage: c.linkage,
-        z: c.flagZ,
-        count: c.flagCount,
-        threshold: c.flagThreshold,
-      },
-      poisonedSet,
-      join(ev.poisoned.dir, 'predictions.npy'),
-      split.unlabeled.n,
-    );
-    const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !scan.flags.flagged[i]);
-    let run: RunOutcome | null = null;
-    if (keep.length < poisonedSet.n) {
-      const defendedDir = join(dir, 'defended');
-      const lock = await lockRun(defendedDir);
-      try {
-        run = await trainVictim(
-          options,
-          { labeled: split.labeled, unlabeled: subset(poisonedSet, keep), test },
-          pick.target,
-          { dir: defendedDir, key: configHash({ trial: id, options, keep }) },
-          { onStep: (s) => report('defended', s.step, s.steps) },
-        );
-      } finally {
-        lock.release();
-      }
-    }
-    report('defended', 1, 1);
-    const after = run ?? ev.poisoned;
-    defense = {
-      ...scan.evaluation,
-      method: c.defense,
-      rule: scan.flags.rule,
-      threshold: scan.flags.threshold,
-      flagged: poisonedSet.n - keep.length,
-      success: after.prediction === pick.desired && ev.clean.prediction !== pick.desired,
-      run,
-      prediction: after.prediction,
-      pDesired: after.probs[pick.desired],
-      accuracy: after.accuracy,
+    const input = {
+      dir,
+      split,
+      test,
+      poisons: crafted.poisons,
+      desired: pick.desired,
+      target: pick.target,
+      ev,
+      options,
     };
+    defense = await defend(c, input, (s) => report('defended', s.step, s.steps));
+    report('defended', 1, 1);
   }
 
   const result: TrialResult = {

@@ -32,7 +32,12 @@ describe('runTrial', () => {
     expect(existsSync(join(r.dir, 'result.json'))).toBe(true);
 
     // Another target with the same split and training seed reuses the clean run.
-    const other = await runTrial({ ...TINY, seed: 4 }, { dir: root, threads: 1 });
+    const otherFractions: number[] = [];
+    const other = await runTrial(
+      { ...TINY, seed: 4 },
+      { dir: root, threads: 1, onProgress: (p) => otherFractions.push(p.fraction) },
+    );
+    expect(otherFractions[otherFractions.length - 1]).toBeCloseTo(1, 6);
     expect(other.clean.dir).toBe(r.clean.dir);
     expect(other.clean.stepsRun).toBe(0);
     expect(other.poisoned.stepsRun).toBe(6);
