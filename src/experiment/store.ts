@@ -147,7 +147,7 @@ export class Store {
     this.db.close();
   }
 
-  /** Records an experiment and its trials; trials already stored (by id) keep their status and result. */
+  /** Records an experiment as this list of trials; trials already stored (by id) keep their status and result. */
   addExperiment(
     name: string,
     trials: PlannedTrial[],
@@ -165,10 +165,9 @@ export class Store {
       const insertTrial = this.db.prepare(
         'INSERT INTO trials (id, dir_name, config, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
       );
-      const link = this.db.prepare(
-        `INSERT INTO experiment_trials (experiment, trial_id, position) VALUES (?, ?, ?)
-         ON CONFLICT(experiment, trial_id) DO UPDATE SET position = excluded.position`,
-      );
+      // The experiment is its current grid: trials dropped from the spec leave it (their results stay stored).
+      this.db.prepare('DELETE FROM experiment_trials WHERE experiment = ?').run(name);
+      const link = this.db.prepare('INSERT INTO experiment_trials (experiment, trial_id, position) VALUES (?, ?, ?)');
       let added = 0;
       trials.forEach((p, position) => {
         added += insertTrial.run(p.id, p.dirName, JSON.stringify(p.config), t).changes;

@@ -100,6 +100,11 @@ describe('Store', () => {
     ]);
     expect(() => store.groupedCounts('exp', ['ratio) --' as never])).toThrow(/unknown trial field/);
     expect(store.experiments().map((e) => e.name)).toEqual(['exp', 'other']);
+    // A spec edited down to one trial: the experiment follows it, the stored result stays.
+    expect(store.addExperiment('exp', [a])).toEqual({ added: 0, existing: 1 });
+    expect(store.counts('exp')).toEqual({ queued: 0, running: 0, done: 1, failed: 0 });
+    expect(store.addExperiment('exp', trials).added).toBe(0);
+    expect(store.counts('exp').done).toBe(1);
     store.close();
   });
 });
