@@ -22,7 +22,7 @@ import { checkDevice } from '../tensor/index.js';
 import { int } from './options.js';
 import { progressBar } from './progress.js';
 
-const DEFAULT_RUNS_DIR = join('runs', 'experiments');
+export const DEFAULT_RUNS_DIR = join('runs', 'experiments');
 
 interface RunFlags {
   store?: string;
@@ -53,7 +53,7 @@ interface WorkerFlags {
   stalledMs: number;
 }
 
-const storePath = (f: { store?: string; runsDir: string }): string => f.store ?? join(f.runsDir, 'store.sqlite');
+export const storePath = (f: { store?: string; runsDir: string }): string => f.store ?? join(f.runsDir, 'store.sqlite');
 
 /** An AbortSignal fired by the first Ctrl-C or SIGTERM; a second Ctrl-C exits at once. */
 function stopSignal(what: string): { signal: AbortSignal; dispose(): void } {

@@ -6,6 +6,7 @@ import { registerAttack } from './attack.js';
 import { registerScan } from './scan.js';
 import { registerData } from './data.js';
 import { registerExperiment } from './experiment.js';
+import { registerReport } from './report.js';
 
 export function buildProgram(): Command {
   const program = new Command('semipoison')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerScan(program);
   registerData(program);
   registerExperiment(program);
+  registerReport(program);
   return program;
 }
 

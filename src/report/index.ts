@@ -4,3 +4,4 @@ export * from './render.js';
 export * from './figures.js';
 export * from './gallery.js';
 export * from './html.js';
+export * from './experiment.js';

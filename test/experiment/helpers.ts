@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TrialConfig } from '../../src/experiment/index.js';
+import type { RunOutcome, TrialConfig, TrialResult } from '../../src/experiment/index.js';
 
 export const TINY: Partial<TrialConfig> = {
   dataset: 'fashion-mnist',
@@ -21,4 +21,51 @@ export const TINY: Partial<TrialConfig> = {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
+}
+
+export function outcome(dir: string, prediction: number): RunOutcome {
+  return {
+    dir,
+    prediction,
+    probs: Array.from({ length: 10 }, (_, k) => (k === prediction ? 0.91 : 0.01)),
+    accuracy: 0.5,
+    resumedFrom: 0,
+    stepsRun: 5,
+    epochs: [
+      { epoch: 1, step: 3, testAccuracy: null, metrics: { loss: 2 } },
+      { epoch: 1, step: 5, testAccuracy: 0.5, metrics: { loss: 1.5 } },
+    ],
+  };
+}
+
+/** A result as runTrial returns it, with chosen verdicts. */
+export function result(id: string, success: boolean, over: Partial<TrialResult> = {}): TrialResult {
+  return {
+    id,
+    target: 9,
+    trueLabel: 7,
+    desired: 1,
+    source: 3,
+    poisons: 2,
+    ratio: 0.01,
+    success,
+    pDesired: success ? 0.91 : 0.01,
+    pDesiredClean: 0.01,
+    clean: outcome('/runs/clean/c', 7),
+    poisoned: outcome('/runs/poisoned/p', success ? 1 : 7),
+    propagation: {
+      alphas: [0.2, 0.8],
+      epochs: [
+        { epoch: 1, labels: [1, 7] },
+        { epoch: 1, labels: [1, 1] },
+      ],
+    },
+    bridgeDesired: 1,
+    defense: null,
+    device: 'cpu',
+    bf16: false,
+    dir: `/runs/trials/${id}`,
+    seconds: 1.5,
+    ...over,
+  };
 }

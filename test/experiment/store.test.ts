@@ -1,56 +1,10 @@
 // The store: trials are recorded once per id, results inserted once, and the report's queries.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expandGrid, parseSpec, Store, type RunOutcome, type TrialResult } from '../../src/experiment/index.js';
-import { tempDir } from './helpers.js';
+import { expandGrid, parseSpec, Store } from '../../src/experiment/index.js';
+import { result, tempDir } from './helpers.js';
 
 const SPEC = 'steps: 5\nratio: [0.005, 0.01]\ntrials: 2\n';
-
-function outcome(dir: string, prediction: number): RunOutcome {
-  return {
-    dir,
-    prediction,
-    probs: Array.from({ length: 10 }, (_, k) => (k === prediction ? 0.91 : 0.01)),
-    accuracy: 0.5,
-    resumedFrom: 0,
-    stepsRun: 5,
-    epochs: [
-      { epoch: 1, step: 3, testAccuracy: null, metrics: { loss: 2 } },
-      { epoch: 1, step: 5, testAccuracy: 0.5, metrics: { loss: 1.5 } },
-    ],
-  };
-}
-
-/** A result as runTrial returns it, with chosen verdicts. */
-function result(id: string, success: boolean): TrialResult {
-  return {
-    id,
-    target: 9,
-    trueLabel: 7,
-    desired: 1,
-    source: 3,
-    poisons: 2,
-    ratio: 0.01,
-    success,
-    pDesired: success ? 0.91 : 0.01,
-    pDesiredClean: 0.01,
-    clean: outcome('/runs/clean/c', 7),
-    poisoned: outcome('/runs/poisoned/p', success ? 1 : 7),
-    propagation: {
-      alphas: [0.2, 0.8],
-      epochs: [
-        { epoch: 1, labels: [1, 7] },
-        { epoch: 1, labels: [1, 1] },
-      ],
-    },
-    bridgeDesired: 1,
-    defense: null,
-    device: 'cpu',
-    bf16: false,
-    dir: `/runs/trials/${id}`,
-    seconds: 1.5,
-  };
-}
 
 describe('Store', () => {
   it('records trials once and results once, and answers the report queries', () => {
