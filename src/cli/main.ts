@@ -7,6 +7,7 @@ import { registerScan } from './scan.js';
 import { registerData } from './data.js';
 import { registerExperiment } from './experiment.js';
 import { registerReport } from './report.js';
+import { registerIllustrate } from './illustrate.js';
 
 export function buildProgram(): Command {
   const program = new Command('semipoison')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerData(program);
   registerExperiment(program);
   registerReport(program);
+  registerIllustrate(program);
   return program;
 }
 

@@ -11,3 +11,4 @@ export * from './execution.js';
 export * from './process.js';
 export * from './local.js';
 export * from './distributed.js';
+export * from './illustration.js';
