@@ -22,7 +22,7 @@ import { checkDevice, resolveBf16, setFlushDenormal, setNumThreads, type Device 
 import { writeFileAtomic } from '../util/atomic.js';
 import { seededRandom } from '../util/random.js';
 import { resolveTrialConfig, trialDirName, trialId, type TrialConfig } from './config.js';
-import { scanUnlabeled } from './defend.js';
+import { scanUnlabeled, type DefenseSettings, type Scan } from './defend.js';
 import { configHash } from './hash.js';
 import { lockRun } from './lock.js';
 import {
@@ -205,7 +205,7 @@ function sharedRuns(
   };
 }
 
-interface DefenseInput {
+export interface DefenseInput {
   /** The trial's folder. */
   dir: string;
   split: Split;
@@ -217,27 +217,53 @@ interface DefenseInput {
   options: Partial<TrainOptions>;
 }
 
-/** Scans the poisoned unlabeled set, removes what the detector flags, retrains and judges x* again. */
-async function defend(c: TrialConfig, d: DefenseInput, onStep: (s: StepInfo) => void): Promise<DefenseOutcome> {
-  const method = c.defense as DefenseName;
+/** One detector's scan of the poisoned unlabeled set, within a defense. */
+export interface DetectorScan {
+  settings: DefenseSettings;
+  scan: Scan;
+}
+
+export interface MultiDefenseOutcome {
+  scans: DetectorScan[];
+  /** Union of every detector's flags. */
+  flagged: Uint8Array;
+  /** The retrained run; null when nothing was flagged (the poisoned run stands). */
+  run: RunOutcome | null;
+  prediction: number;
+  pDesired: number;
+  accuracy: number | null;
+  success: boolean;
+}
+
+/**
+ * Scans the poisoned unlabeled set with each detector, removes the union of what they flag,
+ * retrains (in `dir`) and judges x* again.
+ */
+export async function defendWith(
+  detectors: DefenseSettings[],
+  d: DefenseInput,
+  dir: string,
+  runKey: object,
+  onStep: (s: StepInfo) => void,
+): Promise<MultiDefenseOutcome> {
+  if (detectors.length === 0) throw new Error('defense: no detector given');
   const poisonedSet = extendUnlabeled(d.split.unlabeled, d.poisons, 'poisons');
-  const scan = scanUnlabeled(
-    { method, k: c.defenseK, linkage: c.linkage, z: c.flagZ, count: c.flagCount, threshold: c.flagThreshold },
-    poisonedSet,
-    join(d.ev.poisoned.dir, 'predictions.npy'),
-    d.split.unlabeled.n,
-  );
-  const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !scan.flags.flagged[i]);
+  const scans = detectors.map((settings) => ({
+    settings,
+    scan: scanUnlabeled(settings, poisonedSet, join(d.ev.poisoned.dir, 'predictions.npy'), d.split.unlabeled.n),
+  }));
+  const flagged = new Uint8Array(poisonedSet.n);
+  for (const { scan } of scans) scan.flags.flagged.forEach((f, i) => (flagged[i] |= f ? 1 : 0));
+  const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !flagged[i]);
   let run: RunOutcome | null = null;
   if (keep.length < poisonedSet.n) {
-    const dir = join(d.dir, 'defended');
     const lock = await lockRun(dir);
     try {
       run = await trainVictim(
         d.options,
         { labeled: d.split.labeled, unlabeled: subset(poisonedSet, keep), test: d.test },
         d.target,
-        { dir, key: configHash({ trial: trialId(c), options: d.options, keep }) },
+        { dir, key: configHash({ ...runKey, options: d.options, keep }) },
         { onStep },
       );
     } finally {
@@ -246,22 +272,62 @@ async function defend(c: TrialConfig, d: DefenseInput, onStep: (s: StepInfo) => 
   }
   const after = run ?? d.ev.poisoned;
   return {
-    ...scan.evaluation,
-    method,
-    rule: scan.flags.rule,
-    threshold: scan.flags.threshold,
-    flagged: poisonedSet.n - keep.length,
-    success: after.prediction === d.desired && d.ev.clean.prediction !== d.desired,
+    scans,
+    flagged,
     run,
     prediction: after.prediction,
     pDesired: after.probs[d.desired],
     accuracy: after.accuracy,
+    success: after.prediction === d.desired && d.ev.clean.prediction !== d.desired,
   };
 }
 
-/** Runs (or resumes, or finishes reusing stored runs) one trial. */
-export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOptions): Promise<TrialResult> {
-  const started = Date.now();
+/** The trial's single detector: scan, remove what it flags, retrain, judge. */
+async function defend(c: TrialConfig, d: DefenseInput, onStep: (s: StepInfo) => void): Promise<DefenseOutcome> {
+  const method = c.defense as DefenseName;
+  const settings = {
+    method,
+    k: c.defenseK,
+    linkage: c.linkage,
+    z: c.flagZ,
+    count: c.flagCount,
+    threshold: c.flagThreshold,
+  };
+  const out = await defendWith([settings], d, join(d.dir, 'defended'), { trial: trialId(c) }, onStep);
+  const { scan } = out.scans[0];
+  return {
+    ...scan.evaluation,
+    method,
+    rule: scan.flags.rule,
+    threshold: scan.flags.threshold,
+    flagged: out.flagged.reduce((a, b) => a + b, 0),
+    success: out.success,
+    run: out.run,
+    prediction: out.prediction,
+    pDesired: out.pDesired,
+    accuracy: out.accuracy,
+  };
+}
+
+/** A trial up to its training runs: config resolved, split drawn, target chosen, poisons crafted and saved. */
+export interface PreparedTrial {
+  config: TrialConfig;
+  id: string;
+  /** The trial's own folder. */
+  dir: string;
+  device: Device;
+  bf16: boolean;
+  split: Split;
+  test: ImageSet;
+  pick: { target: number; trueLabel: number; desired: number; source: number };
+  crafted: Crafted;
+  /** The victim's training options. */
+  options: Partial<TrainOptions>;
+  /** The clean and poisoned run folders, shared by trials that determine the same runs. */
+  runs: { clean: VictimRun; poisoned: VictimRun };
+}
+
+export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOptions): Promise<PreparedTrial> {
   const c = resolveTrialConfig(input);
   const id = trialId(c);
   const dir = join(opts.dir, 'trials', trialDirName(c));
@@ -293,8 +359,27 @@ export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOption
   );
   crafted.manifest.split = splitSpec;
   await savePoisons(join(dir, 'poisons'), crafted);
-
   const options = victimOptions(c, device, bf16);
+  const runs = sharedRuns(c, opts.dir, { split: splitSpec, options, pick });
+  return { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs };
+}
+
+/** Runs (or resumes, or finishes reusing stored runs) one trial. */
+export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOptions): Promise<TrialResult> {
+  const started = Date.now();
+  const {
+    config: c,
+    id,
+    dir,
+    device,
+    bf16,
+    split,
+    test,
+    pick,
+    crafted,
+    options,
+    runs,
+  } = await prepareTrial(input, opts);
   const phases: VictimPhase[] = c.defense === 'none' ? ['clean', 'poisoned'] : ['clean', 'poisoned', 'defended'];
   const done = new Map<VictimPhase, number>();
   const report = (phase: VictimPhase, step: number, steps: number): void => {
@@ -311,12 +396,7 @@ export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOption
     desired: pick.desired,
     bridge: crafted.manifest.poisons,
   };
-  const ev = await evaluatePoisons(
-    victim,
-    options,
-    sharedRuns(c, opts.dir, { split: splitSpec, options, pick }),
-    (phase, s) => report(phase, s.step, s.steps),
-  );
+  const ev = await evaluatePoisons(victim, options, runs, (phase, s) => report(phase, s.step, s.steps));
   // Reused runs report no steps; both are complete now.
   for (const phase of ['clean', 'poisoned'] as const) if (done.get(phase) !== 1) report(phase, c.steps, c.steps);
 
