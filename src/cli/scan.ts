@@ -3,30 +3,19 @@
 // --figures, draw the score histogram (Figure 7) and the top-ranked benign examples beside their
 // nearest neighbours (Figure 8).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { join } from 'node:path';
+import { writeDirAtomic } from '../util/atomic.js';
 import { Option, type Command } from 'commander';
-import { readNpy, readImages, imagesToUnit, type ImageSet } from '../data/index.js';
+import { readNpy, readImages, type ImageSet } from '../data/index.js';
 import {
-  autoFlags,
-  clusterScores,
-  collinearScores,
   DEFENSES,
-  duplicateScores,
-  dynamicsScores,
   evaluateFlags,
-  knn,
-  logTensor,
-  predictionDeltas,
   rankOrder,
-  thresholdFlags,
-  topFlags,
+  scanSet,
   type DefenseName,
   type Evaluation,
-  type Flags,
+  type SetScan,
 } from '../defense/index.js';
-import type { NeighbourRow } from '../report/index.js';
-import { tensor, tidy, type Tensor } from '../tensor/index.js';
 import { float, int, setupEngine } from './options.js';
 
 interface ScanFlags {
@@ -45,75 +34,24 @@ interface ScanFlags {
   figures: boolean;
 }
 
-/** What each detector's score measures, for the histogram's axis. */
-const SCORE_NAMES: Record<DefenseName, string> = {
-  dynamics: 'influence',
-  collinear: 'collinearity residual',
-  cluster: 'cluster size',
-  duplicates: 'nearest-neighbour distance / median',
-};
-
-/** Figure 8 as in the paper: five examples, each beside its four nearest neighbours. */
-const FIGURE8_ROWS = 5;
-const FIGURE8_NEIGHBOURS = 4;
-
-/**
- * The space Figure 8's neighbours are found in: influence for dynamics (queries μ^(0,K−2), keys
- * μ^(1,K−1), as the score itself), pixels for the other detectors.
- */
-type NeighbourSpace = () => { queries: Tensor; keys: Tensor };
-
-/** The k nearest keys of each given example, itself left out. */
-function neighboursOf(space: NeighbourSpace, examples: number[], k: number): number[][] {
-  return tidy(() => {
-    const { queries, keys } = space();
-    const picked = queries.indexSelect(0, tensor(Int32Array.from(examples), [examples.length], { dtype: 'int32' }));
-    const { indices } = knn(picked, keys, k + 1);
-    return examples.map((self, r) =>
-      Array.from(indices.subarray(r * (k + 1), (r + 1) * (k + 1)))
-        .filter((j) => j !== self)
-        .slice(0, k),
-    );
-  });
-}
-
-interface ScanOutcome {
-  method: DefenseName;
-  scores: Float32Array;
-  flags: Flags;
-  /** Example indices, most suspicious first. */
-  order: number[];
-  truth: Uint8Array | null;
-  set: ImageSet | null;
-  space: NeighbourSpace | null;
-}
-
 /** Writes Figure 7 and, when the images are at hand, Figure 8 into `dir`; returns the file names. */
-async function writeScanFigures(dir: string, scan: ScanOutcome): Promise<string[]> {
-  const { method, scores, flags, order, truth, set, space } = scan;
+async function writeScanFigures(
+  dir: string,
+  scan: SetScan,
+  truth: Uint8Array | null,
+  set: ImageSet | null,
+): Promise<string[]> {
   // Loaded here: Vega adds about 0.4 s to the start of every command.
-  const { neighbourGrid, scoreHistogramSpec, writeFigure } = await import('../report/index.js');
-  const histogram = scoreHistogramSpec(
-    { scores, isPoison: truth ?? undefined, threshold: flags.threshold },
-    { scoreName: SCORE_NAMES[method], title: `${method} scores (Figure 7)` },
-  );
-  const written = await writeFigure(join(dir, 'figure7-influence'), histogram, ['png', 'svg']);
-  const k = Math.min(FIGURE8_NEIGHBOURS, scores.length - 1);
-  if (set && space && k > 0) {
-    const rank = (i: number) => order.indexOf(i) + 1;
-    // With ground truth these are the near false positives; without it, simply the top of the ranking.
-    const examples = order.filter((i) => !truth?.[i]).slice(0, FIGURE8_ROWS);
-    const neighbours = neighboursOf(space, examples, k);
-    const rows: NeighbourRow[] = examples.map((index, r) => ({
-      index,
-      neighbours: neighbours[r],
-      caption: `#${index} rank ${rank(index)}`,
-    }));
-    const path = join(dir, 'figure8-near-false-positives.png');
-    writeFileAtomic(path, await neighbourGrid(set, rows, { isPoison: truth }));
-    written.push(path);
+  const { renderScanFigures } = await import('../report/index.js');
+  const figures = await renderScanFigures(scan, { truth, set });
+  writeFileSync(join(dir, 'figure7-influence.png'), figures.histogram.png);
+  writeFileSync(join(dir, 'figure7-influence.svg'), figures.histogram.svg);
+  const names = ['figure7-influence.png', 'figure7-influence.svg'];
+  if (figures.gallery) {
+    writeFileSync(join(dir, 'figure8-near-false-positives.png'), figures.gallery);
+    names.push('figure8-near-false-positives.png');
   }
-  return written.map((p) => basename(p));
+  return names;
 }
 
 /** Which examples are poisons, from a manifest written by attack craft (poisons appended at poisonOffset). */
@@ -165,12 +103,10 @@ export function registerScan(program: Command): void {
       const def = DEFENSES[f.method];
       const set = setPath ? await readImages(setPath) : null;
       if (set && set.n === 0) throw new Error(`${setPath}: the set is empty`);
-      let scores: Float32Array;
-      let largestCluster = 0;
-      let space: NeighbourSpace | null = null;
+      let log = null;
       if (f.method === 'dynamics') {
         if (!f.predictions) throw new Error('--method dynamics needs --predictions LOG.npy');
-        const log = readNpy(f.predictions);
+        log = readNpy(f.predictions);
         if (log.shape.length !== 3) {
           throw new Error(
             `${f.predictions}: a prediction log must be epochs × examples × classes, got (${log.shape.join(', ')})`,
@@ -181,38 +117,22 @@ export function registerScan(program: Command): void {
         }
         if (log.shape[1] < 2) throw new Error(`${f.predictions}: the log covers fewer than 2 examples`);
         if (log.shape[2] < 2) throw new Error(`${f.predictions}: a prediction log needs at least 2 classes`);
-        scores = tidy(() => dynamicsScores(logTensor(log.data, log.shape, log.dtype), { k: f.k }));
-        space = () => {
-          const { mu0, mu1 } = predictionDeltas(logTensor(log.data, log.shape, log.dtype));
-          return { queries: mu0, keys: mu1 };
-        };
-      } else {
-        if (!set) throw new Error(`--method ${f.method} needs the unlabeled set`);
-        scores = tidy(() => {
-          const pixels = imagesToUnit(set).flatten(1);
-          if (f.method === 'collinear') return collinearScores(pixels, { k: Math.max(2, f.k + 3) });
-          if (f.method === 'cluster') {
-            const c = clusterScores(pixels, { linkage: f.linkage });
-            largestCluster = c.clustering.sizes[0];
-            return c.scores;
-          }
-          return duplicateScores(pixels);
-        });
-        space = () => {
-          const pixels = imagesToUnit(set).flatten(1);
-          return { queries: pixels, keys: pixels };
-        };
+      } else if (!set) {
+        throw new Error(`--method ${f.method} needs the unlabeled set`);
       }
+      const scan = scanSet(
+        {
+          method: f.method,
+          k: f.k,
+          linkage: f.linkage,
+          z: f.z,
+          count: f.flagCount ?? null,
+          threshold: f.threshold ?? null,
+        },
+        { set, log },
+      );
+      const { scores, flags } = scan;
       const n = scores.length;
-      const flags =
-        f.flagCount !== undefined
-          ? topFlags(scores, def.direction, f.flagCount)
-          : f.threshold !== undefined
-            ? thresholdFlags(scores, def.direction, f.threshold)
-            : f.method === 'cluster'
-              ? // The paper removes the largest cluster (when it is a cluster at all).
-                thresholdFlags(scores, 'high', Math.max(largestCluster, 3), 'the largest cluster (3 or more examples)')
-              : autoFlags(scores, def.direction, f.z);
       const truth = f.manifest ? groundTruth(f.manifest, n, f.poisonOffset) : null;
       const evaluation: Evaluation | null = truth ? evaluateFlags(scores, def.direction, flags, truth) : null;
       const order = rankOrder(scores, def.direction);
@@ -237,8 +157,7 @@ export function registerScan(program: Command): void {
       await writeDirAtomic(f.out, async (tmp) => {
         writeFileSync(join(tmp, 'scores.csv'), csv + '\n');
         if (f.figures) {
-          const scan = { method: f.method, scores, flags, order, truth, set, space };
-          figures = await writeScanFigures(tmp, scan);
+          figures = await writeScanFigures(tmp, scan, truth, set);
         }
         writeFileSync(join(tmp, 'scan.json'), JSON.stringify({ ...result, figures }, null, 2) + '\n');
       });

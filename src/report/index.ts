@@ -5,3 +5,4 @@ export * from './figures.js';
 export * from './gallery.js';
 export * from './html.js';
 export * from './experiment.js';
+export * from './scan.js';

@@ -1,0 +1,94 @@
+// One detector over one unlabeled set, as `semipoison scan`, a trial's defense and the demo all run
+// it: score every example (pixels, or the prediction log for the training-dynamics score), flag by
+// the chosen rule, and keep the space the score lives in for looking up neighbours (Figure 8).
+import { imagesToUnit, type ImageSet } from '../data/index.js';
+import type { Tensor } from '../tensor/index.js';
+import { tidy } from '../tensor/index.js';
+import { clusterScores } from './cluster.js';
+import { collinearScores } from './collinear.js';
+import { duplicateScores } from './duplicates.js';
+import { dynamicsScores, logTensor, predictionDeltas } from './dynamics.js';
+import { autoFlags, thresholdFlags, topFlags, type Flags } from './flag.js';
+import { DEFENSES, type DefenseName } from './registry.js';
+
+export interface ScanSettings {
+  method: DefenseName;
+  /** Neighbours averaged by the dynamics score (the collinearity test uses k + 3). */
+  k: number;
+  linkage: 'single' | 'average';
+  /** Automatic rule: robust z-score of the log-score. */
+  z: number;
+  /** Flag exactly this many examples instead. */
+  count: number | null;
+  /** Flag scores beyond this value instead. */
+  threshold: number | null;
+}
+
+export const SCAN_DEFAULTS: Omit<ScanSettings, 'method'> = {
+  k: 5,
+  linkage: 'single',
+  z: 5,
+  count: null,
+  threshold: null,
+};
+
+/** A prediction log as read from .npy: epochs × examples × classes. */
+export interface PredictionLog {
+  data: ArrayBufferView;
+  shape: number[];
+  dtype: string;
+}
+
+/** Queries and keys of the space a score's neighbours live in (influence for dynamics, pixels otherwise). */
+export type NeighbourSpace = () => { queries: Tensor; keys: Tensor };
+
+export interface SetScan {
+  method: DefenseName;
+  scores: Float32Array;
+  flags: Flags;
+  space: NeighbourSpace;
+}
+
+/** Scores and flags the examples of `set` (or of `log`, for dynamics) with one detector. */
+export function scanSet(s: ScanSettings, input: { set?: ImageSet | null; log?: PredictionLog | null }): SetScan {
+  const direction = DEFENSES[s.method].direction;
+  let largestCluster = 0;
+  let scores: Float32Array;
+  let space: NeighbourSpace;
+  if (s.method === 'dynamics') {
+    const log = input.log;
+    if (!log) throw new Error('dynamics: needs the training run’s prediction log');
+    scores = tidy(() => dynamicsScores(logTensor(log.data, log.shape, log.dtype), { k: s.k }));
+    space = () => {
+      const { mu0, mu1 } = predictionDeltas(logTensor(log.data, log.shape, log.dtype));
+      return { queries: mu0, keys: mu1 };
+    };
+  } else {
+    const set = input.set;
+    if (!set) throw new Error(`${s.method}: needs the unlabeled images`);
+    scores = tidy(() => {
+      const pixels = imagesToUnit(set).flatten(1);
+      if (s.method === 'collinear') return collinearScores(pixels, { k: Math.max(2, s.k + 3) });
+      if (s.method === 'cluster') {
+        const c = clusterScores(pixels, { linkage: s.linkage });
+        largestCluster = c.clustering.sizes[0];
+        return c.scores;
+      }
+      return duplicateScores(pixels);
+    });
+    space = () => {
+      const pixels = imagesToUnit(set).flatten(1);
+      return { queries: pixels, keys: pixels };
+    };
+  }
+  const flags =
+    s.count !== null
+      ? topFlags(scores, direction, s.count)
+      : s.threshold !== null
+        ? thresholdFlags(scores, direction, s.threshold)
+        : s.method === 'cluster'
+          ? // The paper removes the largest cluster (when it is a cluster at all).
+            thresholdFlags(scores, 'high', Math.max(largestCluster, 3), 'the largest cluster (3 or more examples)')
+          : autoFlags(scores, direction, s.z);
+  return { method: s.method, scores, flags, space };
+}
