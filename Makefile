@@ -10,6 +10,9 @@ setup:
 demo: setup
 	./bin/semipoison.js demo
 
+demo-quick: setup
+	./bin/semipoison.js demo --quick
+
 test: setup
 	npx vitest run
 

@@ -2,21 +2,26 @@
 // poisoned run's prediction log for the training-dynamics score), flag by the same rules as
 // `semipoison scan`, and measure the flags against the known poison positions.
 import { readNpy, type ImageSet } from '../data/index.js';
-import { DEFENSES, evaluateFlags, scanSet, type Evaluation, type Flags, type ScanSettings } from '../defense/index.js';
+import {
+  DEFENSES,
+  evaluateFlags,
+  scanSet,
+  type Evaluation,
+  type ScanSettings,
+  type SetScan,
+} from '../defense/index.js';
 
 export type DefenseSettings = ScanSettings;
 
-export interface Scan {
-  scores: Float32Array;
-  flags: Flags;
+export interface Scan extends SetScan {
   evaluation: Evaluation;
 }
 
 /** Scores `set` (whose examples from `poisonOffset` on are poisons), flags and evaluates. */
 export function scanUnlabeled(s: DefenseSettings, set: ImageSet, predictionLog: string, poisonOffset: number): Scan {
   const log = s.method === 'dynamics' ? readNpy(predictionLog) : null;
-  const { scores, flags } = scanSet(s, { set, log });
-  const truth = new Uint8Array(scores.length);
+  const scan = scanSet(s, { set, log });
+  const truth = new Uint8Array(scan.scores.length);
   truth.fill(1, poisonOffset);
-  return { scores, flags, evaluation: evaluateFlags(scores, DEFENSES[s.method].direction, flags, truth) };
+  return { ...scan, evaluation: evaluateFlags(scan.scores, DEFENSES[s.method].direction, scan.flags, truth) };
 }

@@ -12,3 +12,4 @@ export * from './process.js';
 export * from './local.js';
 export * from './distributed.js';
 export * from './illustration.js';
+export * from './demo.js';
