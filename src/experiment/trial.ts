@@ -123,7 +123,15 @@ export function selectAttack(
   }
   const trueLabel = testLabels[target];
   let desired = c.desired;
-  if (desired === null) {
+  if (desired === null && c.source !== null) {
+    // A given source fixes the desired label: its own (Figure 3's source × target grid).
+    if (c.source >= labeled.n)
+      throw new Error(`source: labeled #${c.source} is outside the labeled set (0..${labeled.n - 1})`);
+    desired = labeledLabels[c.source];
+    if (desired === trueLabel) {
+      throw new Error(`source: labeled #${c.source} has the target's own class ${desired}; there is nothing to poison`);
+    }
+  } else if (desired === null) {
     const others = Array.from({ length: test.numClasses }, (_, k) => k).filter((k) => k !== trueLabel);
     desired = others[Math.floor(random() * others.length)];
   } else if (desired >= test.numClasses) {

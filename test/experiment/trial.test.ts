@@ -90,5 +90,14 @@ describe('runTrial', () => {
     expect(() => selectAttack({ ...none, target: 0, desired: test.labels![0], seed: 0 }, test, labeled)).toThrow(
       /already the true label/,
     );
+    // A given source fixes y* to its class (Figure 3's grid); one of the target's own class is refused.
+    const other = Array.from({ length: labeled.n }, (_, i) => i).find((i) => labeled.labels![i] !== test.labels![0])!;
+    expect(selectAttack({ ...none, target: 0, source: other, seed: 0 }, test, labeled).desired).toBe(
+      labeled.labels![other],
+    );
+    const same = Array.from({ length: labeled.n }, (_, i) => i).find((i) => labeled.labels![i] === test.labels![0])!;
+    expect(() => selectAttack({ ...none, target: 0, source: same, seed: 0 }, test, labeled)).toThrow(
+      /has the target's own class/,
+    );
   });
 });
