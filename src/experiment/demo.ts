@@ -25,7 +25,8 @@ const DETECTORS: ScanSettings[] = [
 /**
  * The CPU-scale demo: FixMatch with 40 labels and a small unlabeled set, so that each poison is
  * seen often enough within minutes; the share of poisons is far above the paper's 0.1–0.5% (which
- * needs 2^20 steps on a GPU). Target: test image #0, an ankle boot, to be labeled "sneaker".
+ * needs 2^20 steps on a GPU). Target: test image #0, an ankle boot, to be labeled "sneaker"; source:
+ * labeled image #28 of the split (a sneaker).
  */
 export const DEMO_SETTINGS = {
   full: {
@@ -46,6 +47,7 @@ export const DEMO_SETTINGS = {
       density: '1.5-x',
       target: 0,
       desired: 7,
+      source: 28,
       seed: 1,
       splitSeed: 1,
       trainSeed: 1,
@@ -70,6 +72,7 @@ export const DEMO_SETTINGS = {
       density: '1.5-x',
       target: 0,
       desired: 7,
+      source: 28,
       seed: 1,
       splitSeed: 1,
       trainSeed: 1,
