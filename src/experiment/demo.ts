@@ -6,7 +6,7 @@ import { extendUnlabeled, type ImageSet } from '../data/index.js';
 import { SCAN_DEFAULTS, type ScanSettings } from '../defense/index.js';
 import type { Device } from '../tensor/index.js';
 import type { TrialConfig } from './config.js';
-import { prepareTrial, defendWith, type MultiDefenseOutcome, type PreparedTrial } from './trial.js';
+import { prepareTrial, defendWith, poisonedVictim, type MultiDefenseOutcome, type PreparedTrial } from './trial.js';
 import { evaluatePoisons, type PoisonEvaluation, type VictimPhase } from './victim.js';
 
 export interface DemoSetting {
@@ -28,55 +28,37 @@ const DETECTORS: ScanSettings[] = [
  * needs 2^20 steps on a GPU). Target: test image #0, an ankle boot, to be labeled "sneaker"; source:
  * labeled image #28 of the split (a sneaker).
  */
+const DEMO_TRIAL: Partial<TrialConfig> = {
+  dataset: 'fashion-mnist',
+  labels: 40,
+  unlabeled: 200,
+  algorithm: 'fixmatch',
+  model: 'cnn',
+  width: 16,
+  steps: 1500,
+  batch: 32,
+  uratio: 3,
+  epochImages: 2048,
+  testEvery: 1000,
+  count: 40,
+  density: '1.5-x',
+  target: 0,
+  desired: 7,
+  source: 28,
+  seed: 1,
+  splitSeed: 1,
+  trainSeed: 1,
+};
+
 export const DEMO_SETTINGS = {
   full: {
     summary: 'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (16.7%), CNN width 16, 1500 steps per run',
-    trial: {
-      dataset: 'fashion-mnist',
-      labels: 40,
-      unlabeled: 200,
-      algorithm: 'fixmatch',
-      model: 'cnn',
-      width: 16,
-      steps: 1500,
-      batch: 32,
-      uratio: 3,
-      epochImages: 2048,
-      testEvery: 1000,
-      count: 40,
-      density: '1.5-x',
-      target: 0,
-      desired: 7,
-      source: 28,
-      seed: 1,
-      splitSeed: 1,
-      trainSeed: 1,
-    },
+    trial: DEMO_TRIAL,
     detectors: DETECTORS,
   },
   quick: {
     summary: 'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (16.7%), CNN width 8, 300 steps per run',
-    trial: {
-      dataset: 'fashion-mnist',
-      labels: 40,
-      unlabeled: 200,
-      algorithm: 'fixmatch',
-      model: 'cnn',
-      width: 8,
-      steps: 300,
-      batch: 32,
-      uratio: 3,
-      epochImages: 512,
-      testEvery: 1000,
-      count: 40,
-      density: '1.5-x',
-      target: 0,
-      desired: 7,
-      source: 28,
-      seed: 1,
-      splitSeed: 1,
-      trainSeed: 1,
-    },
+    trial: { ...DEMO_TRIAL, width: 8, steps: 300, epochImages: 512 },
     detectors: DETECTORS,
   },
 } satisfies Record<string, DemoSetting>;
@@ -108,19 +90,8 @@ export async function runDemo(name: DemoName, opts: DemoOptions): Promise<DemoRe
   const setting = { ...base, trial: { ...base.trial, ...opts.overrides } };
   const prepared = await prepareTrial(setting.trial, { dir: opts.dir, threads: opts.threads, device: opts.device });
   const { split, test, pick, crafted, options, runs } = prepared;
-  const evaluation = await evaluatePoisons(
-    {
-      labeled: split.labeled,
-      unlabeled: split.unlabeled,
-      test,
-      poisons: crafted.poisons,
-      targetIndex: pick.target,
-      desired: pick.desired,
-      bridge: crafted.manifest.poisons,
-    },
-    options,
-    runs,
-    (phase, s) => opts.onStep?.(phase, s.step, s.steps),
+  const evaluation = await evaluatePoisons(poisonedVictim(prepared), options, runs, (phase, s) =>
+    opts.onStep?.(phase, s.step, s.steps),
   );
   const defense = await defendWith(
     setting.detectors,

@@ -29,6 +29,7 @@ import {
   evaluatePoisons,
   trainVictim,
   type PoisonEvaluation,
+  type PoisonedVictim,
   type Propagation,
   type RunOutcome,
   type VictimPhase,
@@ -372,22 +373,24 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
   return { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs };
 }
 
+/** What the victim trains on and is judged by, for evaluatePoisons. */
+export function poisonedVictim(p: PreparedTrial): PoisonedVictim {
+  return {
+    labeled: p.split.labeled,
+    unlabeled: p.split.unlabeled,
+    test: p.test,
+    poisons: p.crafted.poisons,
+    targetIndex: p.pick.target,
+    desired: p.pick.desired,
+    bridge: p.crafted.manifest.poisons,
+  };
+}
+
 /** Runs (or resumes, or finishes reusing stored runs) one trial. */
 export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOptions): Promise<TrialResult> {
   const started = Date.now();
-  const {
-    config: c,
-    id,
-    dir,
-    device,
-    bf16,
-    split,
-    test,
-    pick,
-    crafted,
-    options,
-    runs,
-  } = await prepareTrial(input, opts);
+  const prepared = await prepareTrial(input, opts);
+  const { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs } = prepared;
   const phases: VictimPhase[] = c.defense === 'none' ? ['clean', 'poisoned'] : ['clean', 'poisoned', 'defended'];
   const done = new Map<VictimPhase, number>();
   const report = (phase: VictimPhase, step: number, steps: number): void => {
@@ -395,16 +398,9 @@ export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOption
     const fraction = [...done.values()].reduce((a, b) => a + b, 0) / phases.length;
     opts.onProgress?.({ phase, step, steps, fraction });
   };
-  const victim = {
-    labeled: split.labeled,
-    unlabeled: split.unlabeled,
-    test,
-    poisons: crafted.poisons,
-    targetIndex: pick.target,
-    desired: pick.desired,
-    bridge: crafted.manifest.poisons,
-  };
-  const ev = await evaluatePoisons(victim, options, runs, (phase, s) => report(phase, s.step, s.steps));
+  const ev = await evaluatePoisons(poisonedVictim(prepared), options, runs, (phase, s) =>
+    report(phase, s.step, s.steps),
+  );
   // Reused runs report no steps; both are complete now.
   for (const phase of ['clean', 'poisoned'] as const) if (done.get(phase) !== 1) report(phase, c.steps, c.steps);
 
