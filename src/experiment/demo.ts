@@ -35,7 +35,7 @@ const DEMO_TRIAL: Partial<TrialConfig> = {
   algorithm: 'fixmatch',
   model: 'cnn',
   width: 16,
-  steps: 1500,
+  steps: 3000,
   batch: 32,
   uratio: 3,
   epochImages: 2048,
@@ -52,7 +52,7 @@ const DEMO_TRIAL: Partial<TrialConfig> = {
 
 export const DEMO_SETTINGS = {
   full: {
-    summary: 'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (16.7%), CNN width 16, 1500 steps per run',
+    summary: 'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (16.7%), CNN width 16, 3000 steps per run',
     trial: DEMO_TRIAL,
     detectors: DETECTORS,
   },
