@@ -1,12 +1,12 @@
 // `semipoison illustrate`: the paper's Figure 1, computed (three small pseudo-label runs on two
 // half-moons) and drawn as PNG and SVG, with its data as JSON.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { illustration } from '../experiment/index.js';
 import { decisionBoundarySpec, renderVegaLite } from '../report/index.js';
 import { setNumThreads } from '../tensor/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
-import { writeFileSync } from 'node:fs';
 import { int } from './options.js';
 
 interface IllustrateFlags {
