@@ -89,9 +89,14 @@ export async function runDistributed(
   const name = opts.queue ?? DEFAULT_QUEUE;
   const connection = { url: opts.redis };
   const queue = new Queue<JobData, JobResult>(name, { connection });
-  const events = new QueueEvents(name, { connection });
-  // Connection errors surface through ready() and the awaited calls; the emitters must not throw them.
   queue.on('error', () => {});
+  await ready(opts, [queue]);
+  // QueueEvents reads the event stream from the moment its first XREAD runs, which can be after a
+  // worker already took a job. A marker entry appended before anything is enqueued gives the stream
+  // position to read from, so no event is lost (a missed 'active' would undercount attempts).
+  const lastEventId = await (await queue.getBackend().client).xadd(queue.keys.events, '*', { event: 'semipoison:coordinator' });
+  const events = new QueueEvents(name, { connection, lastEventId });
+  // Connection errors surface through ready() and the awaited calls; the emitters must not throw them.
   events.on('error', () => {});
   const waiting = new Set(pending.map((t) => t.id));
   let finish!: () => void;
@@ -137,7 +142,7 @@ export async function runDistributed(
   const stop = (): void => finish();
   opts.signal?.addEventListener('abort', stop, { once: true });
   try {
-    await ready(opts, [queue, events]);
+    await ready(opts, [events]);
     for (const t of pending) {
       const existing = await Job.fromId<JobData, JobResult>(queue, jobId(t.id));
       const state = await existing?.getState();
