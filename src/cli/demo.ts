@@ -19,13 +19,14 @@ import {
 import { checkDevice } from '../tensor/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { int } from './options.js';
-import { progressBar, type Progress } from './progress.js';
+import { progressGroup, type Progress } from './progress.js';
 
 interface DemoFlags {
   quick: boolean;
   out?: string;
   threads?: number;
   steps?: number;
+  sequential: boolean;
   device: string;
 }
 
@@ -143,6 +144,7 @@ export function registerDemo(program: Command): void {
     .option('--out <dir>', 'new folder for the runs and the HTML report (default: runs/demo-<time>)')
     .option('--steps <n>', 'training steps of each run (default: the setting’s)', int(1))
     .option('--threads <n>', 'libtorch threads (default: all cores)', int(1))
+    .option('--sequential', 'train the clean and the poisoned run one after the other, not side by side', false)
     .option('--device <d>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
     .action(async (f: DemoFlags) => {
       const device = checkDevice(f.device);
@@ -159,6 +161,7 @@ export function registerDemo(program: Command): void {
         `The paper poisons 0.1–0.5% of CIFAR-10's unlabeled set over 2^20 GPU steps; at CPU scale each poison must be seen`,
       );
       console.log('about as often in minutes, so the unlabeled set is small and the share of poisons large.');
+      const group = progressGroup();
       const bars = new Map<string, Progress>();
       const titles: Record<string, string> = {
         clean: 'without poisons',
@@ -168,19 +171,20 @@ export function registerDemo(program: Command): void {
       const result = await runDemo(kind, {
         dir: join(out, 'runs'),
         threads: f.threads,
+        parallel: f.sequential ? false : undefined,
         device,
         overrides: f.steps ? { steps } : {},
         onStep: (phase, step, total) => {
           let bar = bars.get(phase);
           if (!bar) {
-            bar = progressBar(titles[phase], total, '');
+            bar = group.bar(titles[phase], total);
             bars.set(phase, bar);
           }
           bar.update(step);
           if (step === total) bar.stop();
         },
       });
-      for (const bar of bars.values()) bar.stop();
+      group.stop();
       const { evaluation: ev, defense, prepared } = result;
       const d = prepared.pick.desired;
       console.log(`\nLabel of each poison from x′ to x* ('*' = ${name(d)}), by epoch of the poisoned run:`);

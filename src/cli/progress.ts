@@ -40,3 +40,29 @@ export function progressBar(title: string, total: number, fields = ''): Progress
     stop: () => bar.stop(),
   };
 }
+
+/** Bars that may advance at the same time (e.g. two runs trained side by side), drawn together. */
+export interface ProgressGroup {
+  bar(title: string, total: number): Progress;
+  stop(): void;
+}
+
+export function progressGroup(): ProgressGroup {
+  if (!process.stderr.isTTY) return { bar: (title, total) => progressBar(title, total), stop() {} };
+  const multi = new cliProgress.MultiBar(
+    {
+      format: `{title} {bar} {percentage}% | {value}/{total} | ETA {eta_formatted}`,
+      hideCursor: true,
+      stream: process.stderr,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  return {
+    bar(title, total) {
+      const bar = multi.create(total, 0, { title: title.padEnd(18) });
+      return { update: (value) => bar.update(value), stop: () => bar.stop() };
+    },
+    stop: () => multi.stop(),
+  };
+}

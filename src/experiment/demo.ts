@@ -1,13 +1,15 @@
 // The main job's story on Fashion-MNIST, as one function: craft a bridge to a target, train
 // FixMatch without and with it (same seed), run the three detectors on the poisoned run, remove
 // what they flag, retrain, and judge the target each time. The CLI draws it; tests run the quick one.
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { extendUnlabeled, type ImageSet } from '../data/index.js';
 import { SCAN_DEFAULTS, type ScanSettings } from '../defense/index.js';
-import type { Device } from '../tensor/index.js';
+import { setNumThreads, type Device } from '../tensor/index.js';
 import type { TrialConfig } from './config.js';
 import { prepareTrial, defendWith, poisonedVictim, type MultiDefenseOutcome, type PreparedTrial } from './trial.js';
-import { evaluatePoisons, type PoisonEvaluation, type VictimPhase } from './victim.js';
+import { TrialProcess } from './process.js';
+import { evaluatePoisons, type PoisonEvaluation, type RunOutcome, type VictimPhase } from './victim.js';
 
 export interface DemoSetting {
   /** What the setting is, one line, printed before the run. */
@@ -78,7 +80,14 @@ export interface DemoResult {
 
 export interface DemoOptions {
   dir: string;
+  /** libtorch threads in all (default: all cores). */
   threads?: number;
+  /**
+   * Train the clean run in a second process while this one trains the poisoned run, the threads
+   * split between them (default: with two threads or more). Small models use many threads poorly,
+   * so two half-size runs side by side finish well before two full-size runs in a row.
+   */
+  parallel?: boolean;
   device?: Device;
   /** Overrides of the setting's trial (e.g. steps, device precision). */
   overrides?: Partial<TrialConfig>;
@@ -88,11 +97,34 @@ export interface DemoOptions {
 export async function runDemo(name: DemoName, opts: DemoOptions): Promise<DemoResult> {
   const base: DemoSetting = DEMO_SETTINGS[name];
   const setting = { ...base, trial: { ...base.trial, ...opts.overrides } };
-  const prepared = await prepareTrial(setting.trial, { dir: opts.dir, threads: opts.threads, device: opts.device });
+  const threads = opts.threads ?? availableParallelism();
+  const parallel = opts.parallel ?? threads >= 2;
+  const own = parallel ? Math.ceil(threads / 2) : threads;
+  const prepared = await prepareTrial(setting.trial, { dir: opts.dir, threads: own, device: opts.device });
   const { split, test, pick, crafted, options, runs } = prepared;
-  const evaluation = await evaluatePoisons(poisonedVictim(prepared), options, runs, (phase, s) =>
-    opts.onStep?.(phase, s.step, s.steps),
-  );
+  let helper: TrialProcess | undefined;
+  let clean: Promise<RunOutcome> | undefined;
+  if (parallel) {
+    helper = new TrialProcess();
+    clean = helper.runClean(
+      prepared.config,
+      { dir: opts.dir, threads: Math.max(1, threads - own), device: opts.device },
+      (p) => opts.onStep?.('clean', p.step, p.steps),
+    );
+  }
+  let evaluation: PoisonEvaluation;
+  try {
+    evaluation = await evaluatePoisons(
+      poisonedVictim(prepared),
+      options,
+      runs,
+      (phase, s) => opts.onStep?.(phase, s.step, s.steps),
+      { clean },
+    );
+  } finally {
+    helper?.close();
+  }
+  setNumThreads(threads);
   const defense = await defendWith(
     setting.detectors,
     {

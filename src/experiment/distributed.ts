@@ -94,7 +94,9 @@ export async function runDistributed(
   // QueueEvents reads the event stream from the moment its first XREAD runs, which can be after a
   // worker already took a job. A marker entry appended before anything is enqueued gives the stream
   // position to read from, so no event is lost (a missed 'active' would undercount attempts).
-  const lastEventId = await (await queue.getBackend().client).xadd(queue.keys.events, '*', { event: 'semipoison:coordinator' });
+  const lastEventId = await (
+    await queue.getBackend().client
+  ).xadd(queue.keys.events, '*', { event: 'semipoison:coordinator' });
   const events = new QueueEvents(name, { connection, lastEventId });
   // Connection errors surface through ready() and the awaited calls; the emitters must not throw them.
   events.on('error', () => {});

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Device } from '../tensor/index.js';
 import type { TrialConfig } from './config.js';
 import type { TrialProgress, TrialResult } from './trial.js';
+import type { RunOutcome } from './victim.js';
 
 export interface TrialProcessOptions {
   /** Root of the run folders. */
@@ -17,8 +18,9 @@ export interface TrialProcessOptions {
   dataDir?: string;
 }
 
+/** A whole trial, or only its clean run (trained beside the poisoned run in another process). */
 export interface ChildRequest {
-  type: 'run';
+  type: 'run' | 'clean';
   config: TrialConfig;
   options: TrialProcessOptions;
 }
@@ -26,6 +28,7 @@ export interface ChildRequest {
 export type ChildMessage =
   | { type: 'progress'; progress: TrialProgress }
   | { type: 'done'; result: TrialResult }
+  | { type: 'clean-done'; outcome: RunOutcome }
   | { type: 'failed'; error: string };
 
 const here = fileURLToPath(import.meta.url);
@@ -36,7 +39,7 @@ const execArgv = entry.endsWith('.ts')
   : [];
 
 interface Pending {
-  resolve: (r: TrialResult) => void;
+  resolve: (r: TrialResult | RunOutcome) => void;
   reject: (e: Error) => void;
   onProgress?: (p: TrialProgress) => void;
 }
@@ -51,6 +54,7 @@ export class TrialProcess {
     this.child.on('message', (m: ChildMessage) => {
       if (m.type === 'progress') this.pending?.onProgress?.(m.progress);
       else if (m.type === 'done') this.settle((p) => p.resolve(m.result));
+      else if (m.type === 'clean-done') this.settle((p) => p.resolve(m.outcome));
       else if (m.type === 'failed') this.settle((p) => p.reject(new Error(m.error)));
     });
     this.child.on('exit', (code, signal) => {
@@ -83,11 +87,29 @@ export class TrialProcess {
     options: TrialProcessOptions,
     onProgress?: (p: TrialProgress) => void,
   ): Promise<TrialResult> {
+    return this.request('run', config, options, onProgress) as Promise<TrialResult>;
+  }
+
+  /** Trains only the trial's clean run (progress comes as phase 'clean'). */
+  runClean(
+    config: TrialConfig,
+    options: TrialProcessOptions,
+    onProgress?: (p: TrialProgress) => void,
+  ): Promise<RunOutcome> {
+    return this.request('clean', config, options, onProgress) as Promise<RunOutcome>;
+  }
+
+  private request(
+    type: ChildRequest['type'],
+    config: TrialConfig,
+    options: TrialProcessOptions,
+    onProgress?: (p: TrialProgress) => void,
+  ): Promise<TrialResult | RunOutcome> {
     if (this.exited) return Promise.reject(new Error('the trial process has exited'));
     if (this.pending) return Promise.reject(new Error('the trial process is busy'));
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject, onProgress };
-      this.child.send({ type: 'run', config, options } satisfies ChildRequest);
+      this.child.send({ type, config, options } satisfies ChildRequest);
     });
   }
 

@@ -27,6 +27,7 @@ import { configHash } from './hash.js';
 import { lockRun } from './lock.js';
 import {
   evaluatePoisons,
+  trainCleanVictim,
   trainVictim,
   type PoisonEvaluation,
   type PoisonedVictim,
@@ -371,6 +372,20 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
   const options = victimOptions(c, device, bf16);
   const runs = sharedRuns(c, opts.dir, { split: splitSpec, options, pick });
   return { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs };
+}
+
+/**
+ * Trains (or reuses) only the clean run of a trial, the shared run that `runTrial` and `runDemo`
+ * would train first: a second process runs it while the first trains the poisoned run.
+ */
+export async function trainCleanRun(
+  input: Partial<TrialConfig>,
+  opts: RunTrialOptions & { onStep?: (step: number, steps: number) => void },
+): Promise<RunOutcome> {
+  const prepared = await prepareTrial(input, opts);
+  return trainCleanVictim(poisonedVictim(prepared), prepared.options, prepared.runs.clean, (_, s) =>
+    opts.onStep?.(s.step, s.steps),
+  );
 }
 
 /** What the victim trains on and is judged by, for evaluatePoisons. */

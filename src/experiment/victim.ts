@@ -144,28 +144,55 @@ export function bridgePropagation(
  * The clean run goes first unless another process holds its lock (a clean run shared by several
  * trials): then the poisoned run goes first and the clean one is most likely finished by then.
  */
+/** Trains (or reuses) the clean run of a poisoned victim, waiting for its lock if another process holds it. */
+export async function trainCleanVictim(
+  v: PoisonedVictim,
+  options: Partial<TrainOptions>,
+  run: VictimRun,
+  onStep?: StepListener,
+): Promise<RunOutcome> {
+  const lock = await lockRun(run.dir);
+  return trainCleanLocked(v, options, run, lock, onStep);
+}
+
+async function trainCleanLocked(
+  v: PoisonedVictim,
+  options: Partial<TrainOptions>,
+  run: VictimRun,
+  lock: RunLock,
+  onStep?: StepListener,
+): Promise<RunOutcome> {
+  try {
+    return await trainVictim(
+      options,
+      { labeled: v.labeled, unlabeled: v.unlabeled, test: v.test },
+      v.targetIndex,
+      run,
+      {
+        onStep: (s) => onStep?.('clean', s),
+      },
+    );
+  } finally {
+    lock.release();
+  }
+}
+
+export interface EvaluateOptions {
+  /**
+   * The clean run, trained elsewhere at the same time (another process, see `trainCleanRun`);
+   * only the poisoned run is trained here.
+   */
+  clean?: Promise<RunOutcome>;
+}
+
 export async function evaluatePoisons(
   v: PoisonedVictim,
   options: Partial<TrainOptions>,
   runs: { clean: VictimRun; poisoned: VictimRun },
   onStep?: StepListener,
+  opts: EvaluateOptions = {},
 ): Promise<PoisonEvaluation> {
   const poisonedSet = extendUnlabeled(v.unlabeled, v.poisons, v.poisonsFrom ?? 'poisons');
-  const trainClean = async (lock: RunLock): Promise<RunOutcome> => {
-    try {
-      return await trainVictim(
-        options,
-        { labeled: v.labeled, unlabeled: v.unlabeled, test: v.test },
-        v.targetIndex,
-        runs.clean,
-        {
-          onStep: (s) => onStep?.('clean', s),
-        },
-      );
-    } finally {
-      lock.release();
-    }
-  };
   const trainPoisoned = async (): Promise<RunOutcome> => {
     const lock = await lockRun(runs.poisoned.dir);
     try {
@@ -182,13 +209,23 @@ export async function evaluatePoisons(
   };
   let clean: RunOutcome;
   let poisoned: RunOutcome;
-  const cleanLock = tryLock(runs.clean.dir);
-  if (cleanLock) {
-    clean = await trainClean(cleanLock);
+  const cleanLock = opts.clean ? null : tryLock(runs.clean.dir);
+  if (opts.clean) {
+    // Settles the other process's outcome even if the poisoned run fails first.
+    const elsewhere = opts.clean.then(
+      (outcome) => ({ outcome }),
+      (error: unknown) => ({ error }),
+    );
+    poisoned = await trainPoisoned();
+    const r = await elsewhere;
+    if ('error' in r) throw r.error;
+    clean = r.outcome;
+  } else if (cleanLock) {
+    clean = await trainCleanLocked(v, options, runs.clean, cleanLock, onStep);
     poisoned = await trainPoisoned();
   } else {
     poisoned = await trainPoisoned();
-    clean = await trainClean(await lockRun(runs.clean.dir));
+    clean = await trainCleanVictim(v, options, runs.clean, onStep);
   }
   const propagation = bridgePropagation(
     join(runs.poisoned.dir, 'predictions.npy'),

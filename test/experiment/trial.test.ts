@@ -4,7 +4,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDataset, splitDataset } from '../../src/data/index.js';
-import { runTrial, selectAttack, type TrialProgress } from '../../src/experiment/index.js';
+import {
+  evaluatePoisons,
+  poisonedVictim,
+  prepareTrial,
+  runTrial,
+  selectAttack,
+  TrialProcess,
+  type TrialProgress,
+} from '../../src/experiment/index.js';
 import { tempDir, TINY } from './helpers.js';
 
 describe('runTrial', () => {
@@ -62,6 +70,30 @@ describe('runTrial', () => {
     expect(resumed.poisoned.probs).toEqual(reference.poisoned.probs);
     expect(resumed.propagation).toEqual(reference.propagation);
     expect(resumed.id).toBe(reference.id);
+  });
+
+  it('trains the clean run in a second process beside the poisoned run, to the same outcome', async () => {
+    const reference = await runTrial({ ...TINY, seed: 5 }, { dir: tempDir('trial-serial'), threads: 1 });
+    const dir = tempDir('trial-parallel');
+    const prepared = await prepareTrial({ ...TINY, seed: 5 }, { dir, threads: 1 });
+    const helper = new TrialProcess();
+    const steps: number[] = [];
+    try {
+      const clean = helper.runClean(prepared.config, { dir, threads: 1 }, (p) => {
+        expect(p.phase).toBe('clean');
+        steps.push(p.step);
+      });
+      const ev = await evaluatePoisons(poisonedVictim(prepared), prepared.options, prepared.runs, undefined, { clean });
+      expect(ev.clean.dir).toBe(prepared.runs.clean.dir);
+      expect(ev.clean.stepsRun).toBe(6);
+      expect(ev.clean.probs).toEqual(reference.clean.probs);
+      expect(ev.poisoned.probs).toEqual(reference.poisoned.probs);
+      expect(ev.success).toBe(reference.success);
+      expect(ev.propagation).toEqual(reference.propagation);
+      expect(steps[steps.length - 1]).toBe(6);
+    } finally {
+      helper.close();
+    }
   });
 
   it('scans with a detector, removes what it flags and retrains', async () => {
