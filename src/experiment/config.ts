@@ -7,10 +7,53 @@ import { DATASETS, type DatasetName } from '../data/index.js';
 import { DEFENSES, type DefenseName } from '../defense/index.js';
 import { MODELS, type ModelName } from '../nn/index.js';
 import { ALGORITHMS, type AlgorithmName } from '../ssl/index.js';
-import { resolveParams } from '../util/params.js';
+import { num, resolveParams, type ParamSchema } from '../util/params.js';
 import { configHash } from './hash.js';
 
 export type Precision = 'auto' | 'bf16' | 'fp32';
+
+/**
+ * Variants that need a trained network before crafting, so they live at the trial level: the
+ * GAN-latent bridge (section 4.2; a DC-GAN trained on the clean unlabeled set, shared by the trials
+ * of a split) and the transfer-learning attack (section 4.3; θ_init is a model trained on the first
+ * share of the unlabeled set, shared likewise; x′ = x* + δ with f_θinit(x′) = y*; the victim
+ * fine-tunes from θ_init on the rest of the unlabeled set and the poisons).
+ */
+export const TRIAL_VARIANTS = {
+  gan: {
+    description: 'GAN-latent interpolation: the bridge runs through a DC-GAN latent space (section 4.2)',
+    params: {
+      ganSteps: num(2000, 'DC-GAN training steps on the clean unlabeled set', { min: 1, integer: true }),
+      endShare: num(0.1, 'share of the budget on each pixel blend closing x′ → G(z′) and G(z*) → x*', {
+        min: 0.01,
+        max: 0.45,
+      }),
+      inversionSteps: num(300, 'gradient steps inverting x′ and x* to latent codes', { min: 1, integer: true }),
+    },
+  },
+  transfer: {
+    description: 'transfer learning: θ_init known to the attacker, x′ the nearest image it labels y* (section 4.3)',
+    params: {
+      pretrainSteps: num(3000, 'training steps of θ_init on the first share of the unlabeled set', {
+        min: 1,
+        integer: true,
+      }),
+      share: num(0.5, 'share of the unlabeled set that trains θ_init (the victim fine-tunes on the rest)', {
+        min: 0.05,
+        max: 0.95,
+      }),
+    },
+  },
+} satisfies Record<string, { description: string; params: ParamSchema }>;
+
+export type TrialVariantName = VariantName | keyof typeof TRIAL_VARIANTS;
+
+/** Every variant a trial can name, with its description and parameters. */
+export function trialVariant(name: string): { description: string; params: ParamSchema } | undefined {
+  if (Object.hasOwn(TRIAL_VARIANTS, name)) return TRIAL_VARIANTS[name as keyof typeof TRIAL_VARIANTS];
+  if (Object.hasOwn(VARIANTS, name)) return VARIANTS[name as VariantName];
+  return undefined;
+}
 export type TrialDefense = 'none' | DefenseName;
 
 export interface TrialConfig {
@@ -30,7 +73,7 @@ export interface TrialConfig {
   strongAugment: 'randaugment' | 'ctaugment';
   flip: boolean;
   precision: Precision;
-  variant: VariantName;
+  variant: TrialVariantName;
   variantParams: Record<string, unknown>;
   density: string;
   ratio: number | null;
@@ -85,7 +128,11 @@ export const TRIAL_FIELDS: { [K in TrialField]-?: FieldSpec<TrialConfig[K]> } = 
   },
   flip: { schema: { type: 'boolean' }, default: true, description: 'random horizontal flips in weak augmentation' },
   precision: { schema: oneOf(['auto', 'bf16', 'fp32']), default: 'auto', description: 'bfloat16 autocast' },
-  variant: { schema: oneOf(Object.keys(VARIANTS)), default: 'linear', description: 'attack variant' },
+  variant: {
+    schema: oneOf([...Object.keys(VARIANTS), ...Object.keys(TRIAL_VARIANTS)]),
+    default: 'linear',
+    description: 'attack variant',
+  },
   variantParams: { schema: { type: 'object' }, default: {}, description: "the variant's parameters" },
   density: {
     schema: { type: 'string', minLength: 1 },
@@ -157,10 +204,11 @@ export function resolveTrialConfig(input: Partial<TrialConfig>): TrialConfig {
   }
   const c = out as unknown as TrialConfig;
   if (!Object.hasOwn(ALGORITHMS, c.algorithm)) throw new ConfigError('algorithm', `unknown '${c.algorithm}'`);
-  if (!Object.hasOwn(VARIANTS, c.variant)) throw new ConfigError('variant', `unknown '${c.variant}'`);
+  const variant = trialVariant(c.variant);
+  if (!variant) throw new ConfigError('variant', `unknown '${c.variant}'`);
   c.params = resolveWith('params', () => resolveParams(c.algorithm, ALGORITHMS[c.algorithm].params, c.params));
   c.variantParams = resolveWith('variantParams', () =>
-    resolveParams(`variant ${c.variant}`, VARIANTS[c.variant].params, c.variantParams),
+    resolveParams(`variant ${c.variant}`, variant.params, c.variantParams),
   );
   resolveWith('density', () => densityCdf(resolveDensity(c.density), `density '${c.density}'`));
   if (input.count != null) {

@@ -6,7 +6,7 @@
 // share one run; the trial's own folder holds its config, poisons, defended run and result.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { craftPoisons, writeCrafted, type Crafted } from '../attack/index.js';
+import { craftPoisons, isVariantName, writeCrafted, type Crafted } from '../attack/index.js';
 import {
   extendUnlabeled,
   loadDataset,
@@ -25,6 +25,7 @@ import { resolveTrialConfig, trialDirName, trialId, type TrialConfig } from './c
 import { scanUnlabeled, type DefenseSettings, type Scan } from './defend.js';
 import { configHash } from './hash.js';
 import { lockRun } from './lock.js';
+import { prepareVariant } from './variants.js';
 import {
   evaluatePoisons,
   trainCleanVictim,
@@ -54,6 +55,8 @@ export interface RunTrialOptions {
   /** Where the dataset's files are (default: the dataset's own folder). */
   dataDir?: string;
   onProgress?: (p: TrialProgress) => void;
+  /** Steps of the networks a variant trains before crafting ('gan', 'init'). */
+  onPrepare?: (what: string, step: number, steps: number) => void;
 }
 
 export interface DefenseOutcome extends Evaluation {
@@ -351,25 +354,49 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
   const train = await dataset(c.dataset, 'train', opts.dataDir);
   const test = await dataset(c.dataset, 'test', opts.dataDir);
   const splitSpec = { dataset: c.dataset, labels: c.labels, unlabeled: c.unlabeled, seed: c.splitSeed };
-  const split = splitDataset(train, { labels: c.labels, seed: c.splitSeed, unlabeled: c.unlabeled ?? undefined });
-  const pick = selectAttack(c, test, split.labeled);
-  const crafted = craftPoisons(
-    { test, labeled: split.labeled, unlabeledSize: split.unlabeled.n },
-    {
-      targetIndex: pick.target,
-      desired: pick.desired,
-      ratio: c.ratio ?? undefined,
-      count: c.count ?? undefined,
-      density: c.density,
-      variant: c.variant,
-      params: c.variantParams,
-      seed: c.seed,
-      sourceIndex: pick.source,
-    },
-  );
+  const fullSplit = splitDataset(train, {
+    labels: c.labels,
+    seed: c.splitSeed,
+    unlabeled: c.unlabeled ?? undefined,
+  });
+  const pick = selectAttack(c, test, fullSplit.labeled);
+  const baseOptions = victimOptions(c, device, bf16);
+  const variant = await prepareVariant(c, {
+    root: opts.dir,
+    split: fullSplit,
+    splitSpec,
+    test,
+    pick,
+    options: baseOptions,
+    onStep: opts.onPrepare,
+  });
+  const { split } = variant;
+  let crafted: Crafted;
+  try {
+    crafted = craftPoisons(
+      { test, labeled: split.labeled, unlabeledSize: split.unlabeled.n },
+      {
+        targetIndex: pick.target,
+        desired: pick.desired,
+        ratio: c.ratio ?? undefined,
+        count: c.count ?? undefined,
+        density: c.density,
+        variant: isVariantName(c.variant) ? c.variant : 'linear',
+        params: isVariantName(c.variant) ? c.variantParams : {},
+        custom: variant.custom,
+        sourceImage: variant.sourceImage,
+        seed: c.seed,
+        sourceIndex: pick.source,
+      },
+    );
+  } finally {
+    variant.dispose();
+  }
+  crafted.manifest.variant = c.variant;
+  crafted.manifest.params = c.variantParams;
   crafted.manifest.split = splitSpec;
   await savePoisons(join(dir, 'poisons'), crafted);
-  const options = victimOptions(c, device, bf16);
+  const options = variant.init ? { ...baseOptions, init: variant.init } : baseOptions;
   const runs = sharedRuns(c, opts.dir, { split: splitSpec, options, pick });
   return { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs };
 }

@@ -10,11 +10,13 @@ import {
   argmaxRows,
   predictProbs,
   train,
+  TRAIN_DEFAULTS,
   type EpochInfo,
   type StepInfo,
   type TrainData,
   type TrainOptions,
 } from '../ssl/index.js';
+import { saveSafetensors } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { lockRun, tryLock, type RunLock } from './lock.js';
 
@@ -73,6 +75,8 @@ export type VictimPhase = 'clean' | 'poisoned' | 'defended';
 export type StepListener = (phase: VictimPhase, info: StepInfo) => void;
 
 const RUN_FILE = 'run.json';
+/** The EMA model's final weights in every run folder, loadable by `loadClassifier` (and `train --init`). */
+export const MODEL_FILE = 'model.safetensors';
 
 /** Trains (or resumes, or reuses) one run and judges the target; the caller holds the run's lock. */
 export async function trainVictim(
@@ -94,6 +98,12 @@ export async function trainVictim(
     { dir: run.dir, resume: true, predictionLog: opts.predictionLog ? 'float16' : false },
   );
   try {
+    const meta = {
+      model: options.model ?? TRAIN_DEFAULTS.model,
+      config: JSON.stringify({ width: options.width ?? null }),
+      norm: JSON.stringify(r.norm),
+    };
+    saveSafetensors(join(run.dir, MODEL_FILE), r.ema.stateDict(), meta);
     const device = options.device;
     const probs = Array.from(
       predictProbs(r.ema, subset(data.test, [targetIndex]), r.norm, { device, bf16: options.bf16 }),

@@ -14,6 +14,8 @@ const EXPERIMENTS = [
   'figure5-propagation',
   'figure7-8-defense',
   'section4-variants',
+  'section4-gan',
+  'section4-transfer',
   'evasion',
 ];
 
