@@ -255,7 +255,9 @@ export async function train(
     }
     if (files.predictionLog && unlabeled) {
       const path = join(files.dir, PREDICTIONS);
-      const completedEpochs = Math.floor(startStep / stepsPerEpoch);
+      // One row per evaluation: every full epoch, and the last step when it ends a partial one.
+      const partialEnd = startStep === o.steps && o.steps % stepsPerEpoch !== 0 ? 1 : 0;
+      const completedEpochs = Math.floor(startStep / stepsPerEpoch) + partialEnd;
       log = existsSync(path)
         ? NpyAppender.open(path)
         : NpyAppender.create(path, files.predictionLog, [unlabeled.n, labeled.numClasses]);

@@ -44,4 +44,16 @@ describe('run logging', () => {
     // Same training either way: what is logged does not change the run.
     expect(ema.metrics.map((m) => m.testAccuracy)).toEqual(live.metrics.map((m) => m.testAccuracy));
   }, 120_000);
+
+  it('a finished run that ends in a partial epoch is reused as it is, its last log row kept', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'logging-')), 'run');
+    // 27 steps, epochs of 5: evaluations at steps 5, 10, …, 25 and 27.
+    const first = run(out, ['--steps', '27']);
+    expect(first.metrics.map((m) => m.step)).toEqual([5, 10, 15, 20, 25, 27]);
+    expect(first.log.shape[0]).toBe(6);
+    const again = run(out, ['--steps', '27', '--resume']);
+    expect(again.metrics).toEqual(first.metrics);
+    expect(again.log.shape).toEqual(first.log.shape);
+    expect(Array.from(again.log.data as Float32Array)).toEqual(Array.from(first.log.data as Float32Array));
+  }, 120_000);
 });
