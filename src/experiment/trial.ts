@@ -21,7 +21,7 @@ import type { StepInfo, TrainOptions } from '../ssl/index.js';
 import { checkDevice, resolveBf16, setFlushDenormal, setNumThreads, type Device } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { seededRandom } from '../util/random.js';
-import { resolveTrialConfig, trialDirName, trialId, type TrialConfig } from './config.js';
+import { resolveTrialConfig, TRIAL_VARIANTS, trialDirName, trialId, type TrialConfig } from './config.js';
 import { scanUnlabeled, type DefenseSettings, type Scan } from './defend.js';
 import { configHash } from './hash.js';
 import { lockRun } from './lock.js';
@@ -39,7 +39,8 @@ import {
 } from './victim.js';
 
 export interface TrialProgress {
-  phase: VictimPhase;
+  /** 'prepare': the network a GAN or transfer variant trains before crafting. */
+  phase: VictimPhase | 'prepare';
   step: number;
   steps: number;
   /** Share of the whole trial done, 0..1. */
@@ -431,15 +432,28 @@ export function poisonedVictim(p: PreparedTrial): PoisonedVictim {
 /** Runs (or resumes, or finishes reusing stored runs) one trial. */
 export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOptions): Promise<TrialResult> {
   const started = Date.now();
-  const prepared = await prepareTrial(input, opts);
-  const { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs } = prepared;
-  const phases: VictimPhase[] = c.defense === 'none' ? ['clean', 'poisoned'] : ['clean', 'poisoned', 'defended'];
-  const done = new Map<VictimPhase, number>();
-  const report = (phase: VictimPhase, step: number, steps: number): void => {
+  const resolved = resolveTrialConfig(input);
+  const phases: TrialProgress['phase'][] = [
+    ...(Object.hasOwn(TRIAL_VARIANTS, resolved.variant) ? (['prepare'] as const) : []),
+    'clean',
+    'poisoned',
+    ...(resolved.defense === 'none' ? [] : (['defended'] as const)),
+  ];
+  const done = new Map<TrialProgress['phase'], number>();
+  const report = (phase: TrialProgress['phase'], step: number, steps: number): void => {
     done.set(phase, step / steps);
     const fraction = [...done.values()].reduce((a, b) => a + b, 0) / phases.length;
     opts.onProgress?.({ phase, step, steps, fraction });
   };
+  const prepared = await prepareTrial(input, {
+    ...opts,
+    onPrepare: (what, step, steps) => {
+      opts.onPrepare?.(what, step, steps);
+      report('prepare', step, steps);
+    },
+  });
+  const { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs } = prepared;
+  if (phases.includes('prepare')) report('prepare', 1, 1);
   const ev = await evaluatePoisons(poisonedVictim(prepared), options, runs, (phase, s) =>
     report(phase, s.step, s.steps),
   );

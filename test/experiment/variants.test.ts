@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, resolveTrialConfig, runTrial } from '../../src/experiment/index.js';
+import { ConfigError, resolveTrialConfig, runTrial, type TrialProgress } from '../../src/experiment/index.js';
 import { loadClassifier } from '../../src/nn/index.js';
 import { predictProbs } from '../../src/ssl/index.js';
 import { readNpyImages, subset } from '../../src/data/index.js';
@@ -43,10 +43,16 @@ describe('trial-level variants', () => {
 
   it('transfer: x′ = x* + δ labeled y* by θ_init, victims fine-tuned from θ_init on the other half', async () => {
     const root = tempDir('variant-transfer');
+    const progress: TrialProgress[] = [];
     const r = await runTrial(
       { ...TINY, variant: 'transfer', variantParams: { pretrainSteps: 6 }, seed: 1 },
-      { dir: root, threads: 1 },
+      { dir: root, threads: 1, onProgress: (p) => progress.push(p) },
     );
+    // θ_init's training is the first third of the trial's progress.
+    const prepare = progress.filter((p) => p.phase === 'prepare');
+    expect(prepare.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 1]);
+    expect(prepare[prepare.length - 1].fraction).toBeCloseTo(1 / 3, 6);
+    expect(progress[progress.length - 1].fraction).toBeCloseTo(1, 6);
     const manifest = JSON.parse(readFileSync(join(r.dir, 'poisons', 'manifest.json'), 'utf8'));
     expect(manifest.variant).toBe('transfer');
     expect(manifest.source.split).toBe('crafted');
