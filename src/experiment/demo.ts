@@ -54,13 +54,13 @@ const DEMO_TRIAL: Partial<TrialConfig> = {
 
 export const DEMO_SETTINGS = {
   full: {
-    summary: 'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (16.7%), CNN width 12, 3000 steps per run',
+    summary: 'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (20% of them), CNN width 12, 3000 steps per run',
     trial: DEMO_TRIAL,
     detectors: DETECTORS,
   },
   quick: {
     summary:
-      'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (16.7%), CNN width 8, 300 steps per run ' +
+      'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (20% of them), CNN width 8, 300 steps per run ' +
       '(a check of the whole pipeline: far too short for the label to walk the bridge)',
     trial: { ...DEMO_TRIAL, width: 8, steps: 300, epochImages: 512 },
     detectors: DETECTORS,
