@@ -10,6 +10,8 @@ import { tempSibling, writeDirAtomic } from '../util/atomic.js';
 import {
   accuracySuccessSpec,
   labelPropagationSpec,
+  bridgeFront,
+  bridgeFrontSpec,
   successMatrixSpec,
   successRateSpec,
   type AccuracySuccess,
@@ -202,6 +204,21 @@ export function experimentFigures(input: ExperimentReportInput): ReportFigureSpe
       name: 'true-vs-desired',
       caption: 'Success by the target’s true class and the desired class (as the paper’s Figure 2).',
       spec: successMatrixSpec([...pairs.values()], { rowTitle: 'true class of x*', colTitle: 'desired label y*' }),
+    });
+  }
+  const walked = d.filter((t) => t.result.propagation.epochs.length && t.result.propagation.alphas.length);
+  if (walked.length >= 2) {
+    figures.push({
+      name: 'bridge-front',
+      caption:
+        'Share of each trial’s bridge labeled y* over training: a failed trial’s line levels off where the label stopped between x′ and x*.',
+      spec: bridgeFrontSpec(
+        walked.map((t) => ({
+          label: `#${t.result.target} ${t.result.trueLabel} → ${t.result.desired} (seed ${t.config.seed})`,
+          success: t.result.success,
+          points: bridgeFront({ ...t.result.propagation, desired: t.result.desired, trueLabel: t.result.trueLabel }),
+        })),
+      ),
     });
   }
   const shown =

@@ -120,6 +120,71 @@ export function labelPropagationSpec(data: PropagationData, opts: FigureOptions 
   };
 }
 
+// --- How far the label walked, per trial ------------------------------------------------------
+
+export interface BridgeFront {
+  /** The trial, as the legend names it (e.g. "#8914 2 → 0"). */
+  label: string;
+  success: boolean;
+  /** The share of the main bridge labeled y* after each logged epoch. */
+  points: { epoch: number; share: number }[];
+}
+
+/** The share of each bridge labeled y* at each epoch, from a trial's label propagation. */
+export function bridgeFront(data: PropagationData): { epoch: number; share: number }[] {
+  const n = data.alphas.length;
+  if (n === 0) throw new Error('bridge front: no poisons (empty alphas)');
+  return data.epochs.map((e) => ({ epoch: e.epoch, share: e.labels.filter((l) => l === data.desired).length / n }));
+}
+
+/**
+ * One line per trial: the share of its bridge labeled y* over training. Where a failed trial's line
+ * levels off is where the label stopped on its way from x′ to x* (the paper's "stuck" failures);
+ * successes reach 1.
+ */
+export function bridgeFrontSpec(trials: BridgeFront[], opts: { title?: string } = {}): VegaLiteSpec {
+  if (trials.length === 0) throw new Error('bridge front: no trials');
+  const values = trials.flatMap((t) => {
+    if (t.points.length === 0) throw new Error(`bridge front: trial ${t.label} has no epochs`);
+    checkFinite(
+      t.points.map((p) => p.share),
+      `${t.label} shares`,
+    );
+    const outcome = t.success ? 'success' : 'failure';
+    return t.points.map((p) => ({ trial: t.label, outcome, epoch: p.epoch, share: p.share }));
+  });
+  return {
+    $schema: SCHEMA,
+    title: opts.title ?? 'How far the label walked along each bridge',
+    data: { values },
+    width: 520,
+    height: 300,
+    mark: { type: 'line', point: { size: 12 }, interpolate: 'step-after' },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
+      y: {
+        field: 'share',
+        type: 'quantitative',
+        title: 'share of the bridge labeled y* (x′ → x*)',
+        axis: { format: '%' },
+        scale: { domain: [0, 1] },
+      },
+      detail: { field: 'trial', type: 'nominal' },
+      color: {
+        field: 'outcome',
+        type: 'nominal',
+        title: 'trial',
+        scale: { domain: ['success', 'failure'], range: [MIDDLE, FAILURE] },
+      },
+      tooltip: [
+        { field: 'trial', type: 'nominal' },
+        { field: 'epoch', type: 'quantitative' },
+        { field: 'share', type: 'quantitative', format: '.0%' },
+      ],
+    },
+  };
+}
+
 // --- Figure 7: influence histogram -----------------------------------------------------------
 
 export interface ScoreHistogramData {

@@ -55,9 +55,20 @@ describe('experiment report', () => {
     expect(rows[0]).toContain('7, 0.010'); // unpoisoned verdict
   });
 
-  it('draws success by axis, accuracy against success, true × desired classes and one propagation', () => {
-    const names = experimentFigures({ name: 'ratios', trials: storedTrials() }).map((f) => f.name);
-    expect(names).toEqual(['success-by-axis', 'accuracy-vs-success', 'true-vs-desired', 'label-propagation']);
+  it('draws success by axis, accuracy against success, true × desired classes, bridge fronts and one propagation', () => {
+    const figures = experimentFigures({ name: 'ratios', trials: storedTrials() });
+    const names = figures.map((f) => f.name);
+    expect(names).toEqual([
+      'success-by-axis',
+      'accuracy-vs-success',
+      'true-vs-desired',
+      'bridge-front',
+      'label-propagation',
+    ]);
+    // One line per finished trial with a logged bridge.
+    const front = figures.find((f) => f.name === 'bridge-front')!.spec;
+    const lines = new Set((front.data as { values: { trial: string }[] }).values.map((v) => v.trial));
+    expect(lines.size).toBe(storedTrials().filter((t) => t.result?.propagation.epochs.length).length);
     expect(experimentFigures({ name: 'none', trials: [] })).toEqual([]);
   });
 
@@ -65,7 +76,7 @@ describe('experiment report', () => {
     const dir = join(tempDir('report'), 'out');
     const first = await writeExperimentReport([{ name: 'ratios', trials: storedTrials() }], dir);
     expect(existsSync(first.html)).toBe(true);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.png'))).toHaveLength(4);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.png'))).toHaveLength(5);
     await writeExperimentReport([{ name: 'ratios', trials: storedTrials().slice(0, 2) }], dir);
     expect(readdirSync(join(dir, '..')).filter((f) => f.startsWith('.'))).toEqual([]);
     const other = join(tempDir('report'), 'other');

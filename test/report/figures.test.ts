@@ -7,6 +7,8 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import {
   accuracySuccessSpec,
+  bridgeFront,
+  bridgeFrontSpec,
   decisionBoundarySpec,
   labelPropagationSpec,
   lineChartSpec,
@@ -64,6 +66,34 @@ describe('figures', () => {
     expect(() =>
       labelPropagationSpec({ alphas: ALPHAS, epochs: [{ epoch: 1, labels: [1, 2] }], desired: 1, trueLabel: 0 }),
     ).toThrow(/epoch 1 has 2 labels for 5 poisons/);
+  });
+
+  it('the bridge front counts the share of each bridge labeled y* and draws one line per trial', async () => {
+    const points = bridgeFront({
+      alphas: [0.5, 0, 1, 0.25],
+      epochs: [
+        { epoch: 1, labels: [2, 3, 1, 1] },
+        { epoch: 2, labels: [3, 3, 1, 3] },
+      ],
+      desired: 3,
+      trueLabel: 1,
+    });
+    expect(points).toEqual([
+      { epoch: 1, share: 0.25 },
+      { epoch: 2, share: 0.75 },
+    ]);
+    const spec = bridgeFrontSpec([
+      { label: '#7 1 → 3 (seed 1)', success: false, points },
+      { label: '#9 2 → 0 (seed 2)', success: true, points: [{ epoch: 1, share: 1 }] },
+    ]);
+    const values = (spec.data as { values: { trial: string; outcome: string }[] }).values;
+    expect(values.map((v) => v.outcome)).toEqual(['failure', 'failure', 'success']);
+    const svg = await checkRendered(spec);
+    expect(svg).toContain('share of the bridge labeled y*');
+    expect(() => bridgeFrontSpec([])).toThrow(/no trials/);
+    expect(() => bridgeFrontSpec([{ label: 'x', success: true, points: [{ epoch: 1, share: NaN }] }])).toThrow(
+      /finite/,
+    );
   });
 
   it('Figure 7 draws zeros one decade below the smallest score, with ground truth and threshold', async () => {
