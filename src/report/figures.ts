@@ -134,7 +134,10 @@ export interface BridgeFront {
 export function bridgeFront(data: PropagationData): { epoch: number; share: number }[] {
   const n = data.alphas.length;
   if (n === 0) throw new Error('bridge front: no poisons (empty alphas)');
-  return data.epochs.map((e) => ({ epoch: e.epoch, share: e.labels.filter((l) => l === data.desired).length / n }));
+  // A run that ends in a partial epoch logs that epoch's number twice; its last row is the final state.
+  const last = new Map<number, number>();
+  for (const e of data.epochs) last.set(e.epoch, e.labels.filter((l) => l === data.desired).length / n);
+  return [...last].map(([epoch, share]) => ({ epoch, share }));
 }
 
 /**

@@ -73,11 +73,13 @@ describe('figures', () => {
       alphas: [0.5, 0, 1, 0.25],
       epochs: [
         { epoch: 1, labels: [2, 3, 1, 1] },
+        { epoch: 2, labels: [3, 3, 1, 1] },
         { epoch: 2, labels: [3, 3, 1, 3] },
       ],
       desired: 3,
       trueLabel: 1,
     });
+    // The repeated epoch (a run ending in a partial one) is drawn once, from its last row.
     expect(points).toEqual([
       { epoch: 1, share: 0.25 },
       { epoch: 2, share: 0.75 },
