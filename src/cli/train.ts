@@ -1,12 +1,13 @@
 // `semipoison train`: any algorithm on a dataset split, optionally with extra unlabeled images
 // (a crafted poison set, ours or anyone's) appended to the unlabeled set.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DATASETS, extendUnlabeled, isDatasetName, loadDataset, readImages, splitDataset } from '../data/index.js';
 import { MODELS, type ModelName } from '../nn/index.js';
 import { ALGORITHMS, isAlgorithmName, train, type AlgorithmName } from '../ssl/index.js';
 import { saveSafetensors } from '../tensor/index.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { parseParamAssignments } from '../util/params.js';
 import { float, int, precision, setupEngine } from './options.js';
 import { progressBar } from './progress.js';
@@ -127,9 +128,10 @@ export function registerTrain(program: Command): void {
         unlabeled: unlabeled.n,
         extraUnlabeled: flags.extraUnlabeled ?? null,
       };
+      const created = flags.out !== undefined && !existsSync(flags.out);
       if (flags.out) {
         mkdirSync(flags.out, { recursive: true });
-        writeFileSync(join(flags.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+        writeFileAtomic(join(flags.out, 'config.json'), Buffer.from(JSON.stringify(config, null, 2) + '\n'));
       }
       const bar = progressBar('training', flags.steps, 'loss {loss} | acc {acc}');
       let acc = '-';
@@ -150,7 +152,14 @@ export function registerTrain(program: Command): void {
               logModel: flags.logModel,
             }
           : undefined,
-      );
+      ).catch((err: unknown) => {
+        bar.stop();
+        // A folder this run created and left without a checkpoint holds nothing to resume.
+        if (created && !existsSync(join(flags.out!, 'checkpoint.safetensors'))) {
+          rmSync(flags.out!, { recursive: true, force: true });
+        }
+        throw err;
+      });
       bar.stop();
       const summary = {
         algorithm,

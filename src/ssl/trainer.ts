@@ -224,7 +224,8 @@ export async function train(
     bnMomentum: o.bnMomentum,
     width: o.width,
   };
-  const model = o.init ? loadClassifier(o.init, modelOpts).model : createModel(o.model, modelOpts);
+  const initial = o.init ? loadClassifier(o.init, modelOpts) : null;
+  const model = initial?.model ?? createModel(o.model, modelOpts);
   const shadow = createModel(o.model, modelOpts);
   const ema = new Ema(model, shadow, { decay: o.emaDecay, buffers: o.emaBuffers, warmup: o.emaWarmup });
   const { decay, noDecay } = model.parameterGroups();
@@ -235,7 +236,11 @@ export async function train(
     ],
     { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov },
   );
-  const norm = channelStats(unlabeled ?? labeled);
+  // A fine-tuned model keeps the input normalisation its initial weights were trained with: new
+  // statistics would shift every input it has learned (and undo a transfer attack's tiny δ).
+  const norm = initial?.metadata.norm
+    ? checkNormalization(initial.metadata.norm, labeled.channels, o.init!)
+    : channelStats(unlabeled ?? labeled);
   const pixelStd = norm.std.reduce((a, b) => a + b, 0) / norm.std.length;
   const lStream = new IndexStream(labeled.n);
   const uStream = new IndexStream(unlabeled?.n ?? 1);
@@ -462,4 +467,22 @@ export function trainSupervised(
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
   return train({ ...options, algorithm: 'supervised' }, { labeled, unlabeled: null, test }, hooks);
+}
+
+/** The normalisation saved in a model's metadata, checked against the data's channels. */
+function checkNormalization(json: string, channels: number, path: string): Normalization {
+  let norm: Normalization;
+  try {
+    norm = JSON.parse(json) as Normalization;
+  } catch {
+    throw new Error(`${path}: its metadata 'norm' is not JSON`);
+  }
+  const ok = (xs: unknown, positive: boolean): boolean =>
+    Array.isArray(xs) &&
+    xs.length === channels &&
+    xs.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0));
+  if (!ok(norm?.mean, false) || !ok(norm?.std, true)) {
+    throw new Error(`${path}: its metadata 'norm' needs ${channels} finite means and positive stds, got ${json}`);
+  }
+  return { mean: norm.mean, std: norm.std };
 }
