@@ -42,6 +42,12 @@ export const TRIAL_VARIANTS = {
         min: 0.05,
         max: 0.95,
       }),
+      lrScale: num(
+        Math.cos((7 * Math.PI) / 16),
+        "fine-tuning learning rate as a share of lr (default: where θ_init's cosine schedule ended, as resuming would)",
+        { min: 0, max: 1 },
+      ),
+      margin: num(0.5, 'logit margin κ by which θ_init must prefer y* on x′ = x* + δ', { min: 0 }),
     },
   },
 } satisfies Record<string, { description: string; params: ParamSchema }>;

@@ -397,7 +397,7 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
   crafted.manifest.params = c.variantParams;
   crafted.manifest.split = splitSpec;
   await savePoisons(join(dir, 'poisons'), crafted);
-  const options = variant.init ? { ...baseOptions, init: variant.init } : baseOptions;
+  const options = { ...baseOptions, ...variant.options };
   const runs = sharedRuns(c, opts.dir, { split: splitSpec, options, pick });
   return { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs };
 }

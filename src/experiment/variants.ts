@@ -25,8 +25,8 @@ export interface VariantPreparation {
   custom?: CraftOptions['custom'];
   /** A crafted x′ instead of a labeled image. */
   sourceImage?: CraftOptions['sourceImage'];
-  /** The victim runs' initial weights. */
-  init?: string;
+  /** Changes to the victim's training options (the transfer attack's θ_init and fine-tuning learning rate). */
+  options?: Partial<TrainOptions>;
   /** Networks trained or reused for the variant, for the trial's record. */
   networks: Record<string, string>;
   /** Frees what the variant holds in memory, once the poisons are crafted. */
@@ -152,7 +152,7 @@ export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promi
       const size = imageSize(test);
       const target = test.images.slice(ctx.pick.target * size, (ctx.pick.target + 1) * size);
       const norm = JSON.parse(metadata.norm) as Normalization;
-      perturbation = minimalPerturbation(model, target, test, ctx.pick.desired, norm);
+      perturbation = minimalPerturbation(model, target, test, ctx.pick.desired, norm, { margin: p.margin });
     } finally {
       model.dispose();
     }
@@ -167,7 +167,7 @@ export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promi
         pixels: perturbation.image,
         description: `x* + δ (‖δ‖₂ = ${perturbation.distance.toFixed(3)}) labeled ${ctx.pick.desired} by θ_init`,
       },
-      init,
+      options: { init, lr: (ctx.options.lr ?? 0.03) * p.lrScale },
       networks: { init },
       dispose() {},
     };

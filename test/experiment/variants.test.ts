@@ -63,7 +63,10 @@ describe('trial-level variants', () => {
     const init = join(root, 'init', initDir, 'model.safetensors');
     expect(existsSync(init)).toBe(true);
     for (const run of [r.clean.dir, r.poisoned.dir]) {
-      expect(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).options.init).toBe(init);
+      const { options } = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+      expect(options.init).toBe(init);
+      // Fine-tuning resumes at the learning rate where θ_init's cosine schedule ended.
+      expect(options.lr).toBeCloseTo(0.03 * Math.cos((7 * Math.PI) / 16), 9);
     }
     // θ_init labels the crafted source y*: the α = 0 end of the bridge.
     const poisons = readNpyImages(join(r.dir, 'poisons', 'poisons.npy'));
