@@ -27,8 +27,6 @@ export interface VariantPreparation {
   sourceImage?: CraftOptions['sourceImage'];
   /** Changes to the victim's training options (the transfer attack's θ_init and fine-tuning learning rate). */
   options?: Partial<TrainOptions>;
-  /** Networks trained or reused for the variant, for the trial's record. */
-  networks: Record<string, string>;
   /** Frees what the variant holds in memory, once the poisons are crafted. */
   dispose(): void;
 }
@@ -53,7 +51,7 @@ async function sharedGenerator(
   c: TrialConfig,
   ctx: VariantContext,
   p: ParamValues<(typeof TRIAL_VARIANTS)['gan']['params']>,
-): Promise<{ generator: Generator; path: string }> {
+): Promise<Generator> {
   const { unlabeled } = ctx.split;
   const key = configHash({ split: ctx.splitSpec, ganSteps: p.ganSteps, ...GAN_DIMS });
   const dir = join(ctx.root, 'gan', `${c.dataset}-${key}`);
@@ -82,7 +80,7 @@ async function sharedGenerator(
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
-  return { generator: generator.eval(), path };
+  return generator.eval();
 }
 
 /** Trains θ_init on the first share of the unlabeled set once (under the run's lock); its weights' path. */
@@ -117,7 +115,7 @@ function range(from: number, to: number): number[] {
 export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promise<VariantPreparation> {
   if (c.variant === 'gan') {
     const p = resolveParams('variant gan', TRIAL_VARIANTS.gan.params, c.variantParams);
-    const { generator, path } = await sharedGenerator(c, ctx, p);
+    const generator = await sharedGenerator(c, ctx, p);
     return {
       split: ctx.split,
       custom: {
@@ -129,7 +127,6 @@ export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promi
             inversionSteps: p.inversionSteps,
           }),
       },
-      networks: { generator: path },
       dispose: () => generator.dispose(),
     };
   }
@@ -141,11 +138,11 @@ export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promi
       throw new Error(`variant transfer: a share of ${p.share} leaves no images on one side of ${unlabeled.n}`);
     const init = await sharedInit(c, ctx, p, subset(unlabeled, range(0, cut)));
     const { test } = ctx;
+    // The perturbation search runs on the CPU (as `attack craft --init` does), whatever the victim's device.
     const { model, metadata } = loadClassifier(init, {
       numClasses: test.numClasses,
       inChannels: test.channels,
       imageSize: test.height,
-      device: ctx.options.device,
     });
     let perturbation;
     try {
@@ -168,9 +165,8 @@ export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promi
         description: `x* + δ (‖δ‖₂ = ${perturbation.distance.toFixed(3)}) labeled ${ctx.pick.desired} by θ_init`,
       },
       options: { init, lr: (ctx.options.lr ?? 0.03) * p.lrScale },
-      networks: { init },
       dispose() {},
     };
   }
-  return { split: ctx.split, networks: {}, dispose() {} };
+  return { split: ctx.split, dispose() {} };
 }

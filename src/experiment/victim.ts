@@ -103,7 +103,9 @@ export async function trainVictim(
       config: JSON.stringify({ width: options.width ?? null }),
       norm: JSON.stringify(r.norm),
     };
-    saveSafetensors(join(run.dir, MODEL_FILE), r.ema.stateDict(), meta);
+    const modelPath = join(run.dir, MODEL_FILE);
+    // A reused run (no step trained) already holds its weights.
+    if (r.stepsRun > 0 || !existsSync(modelPath)) saveSafetensors(modelPath, r.ema.stateDict(), meta);
     const device = options.device;
     const probs = Array.from(
       predictProbs(r.ema, subset(data.test, [targetIndex]), r.norm, { device, bf16: options.bf16 }),
@@ -149,11 +151,6 @@ export function bridgePropagation(
   };
 }
 
-/**
- * Trains the victim without and with the poisons (same options, so the same seed) and judges x*.
- * The clean run goes first unless another process holds its lock (a clean run shared by several
- * trials): then the poisoned run goes first and the clean one is most likely finished by then.
- */
 /** Trains (or reuses) the clean run of a poisoned victim, waiting for its lock if another process holds it. */
 export async function trainCleanVictim(
   v: PoisonedVictim,
@@ -195,6 +192,12 @@ export interface EvaluateOptions {
   clean?: Promise<RunOutcome>;
 }
 
+/**
+ * Trains the victim without and with the poisons (same options, so the same seed) and judges x*.
+ * The clean run goes first unless another process holds its lock (a clean run shared by several
+ * trials): then the poisoned run goes first and the clean one is most likely finished by then.
+ * With `opts.clean`, another process trains the clean run meanwhile.
+ */
 export async function evaluatePoisons(
   v: PoisonedVictim,
   options: Partial<TrainOptions>,

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDataset, splitDataset } from '../../src/data/index.js';
+import { loadClassifier } from '../../src/nn/index.js';
 import {
   evaluatePoisons,
   poisonedVictim,
@@ -38,6 +39,15 @@ describe('runTrial', () => {
     expect(config.seed).toBe(3);
     expect(existsSync(join(r.dir, 'poisons', 'manifest.json'))).toBe(true);
     expect(existsSync(join(r.dir, 'result.json'))).toBe(true);
+    // Each victim run keeps its EMA weights, loadable as a classifier.
+    for (const run of [r.clean.dir, r.poisoned.dir]) {
+      const { model } = loadClassifier(join(run, 'model.safetensors'), {
+        numClasses: 10,
+        inChannels: 1,
+        imageSize: 28,
+      });
+      model.dispose();
+    }
 
     // Another target with the same split and training seed reuses the clean run.
     const otherFractions: number[] = [];
