@@ -6,7 +6,7 @@
 //             the supervised baseline on the same labels. Each run is recorded as it finishes, so an
 //             interrupted benchmark resumes where it stopped (--redo reruns recorded entries).
 // Writes bench/results/trainers.json and the trainer sections of docs/BENCHMARKS.md.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { loadDataset, splitDataset } from '../src/data/index.js';
@@ -28,6 +28,8 @@ const opts = new Command()
   .option('--step-warmup <n>', 'untimed steps before timing the FixMatch step', '5')
   .option('--step-count <n>', 'timed FixMatch steps', '20')
   .option('--redo', 'rerun accuracy entries already recorded', false)
+  .option('--jobs <n>', 'accuracy runs trained at once, in child processes sharing the threads', '1')
+  .option('--run-one <key>', 'train one accuracy run (algorithm@labels), print its entry as JSON, record nothing')
   .parse()
   .opts<{
     threads: string;
@@ -41,6 +43,8 @@ const opts = new Command()
     stepWarmup: string;
     stepCount: string;
     redo: boolean;
+    jobs: string;
+    runOne?: string;
   }>();
 const sections = new Set(opts.only.split(',').map((s) => s.trim()));
 const threads = Number(opts.threads);
@@ -186,29 +190,83 @@ async function accuracyRun(algorithm: AlgorithmName, labels: number): Promise<Ac
   };
 }
 
+/** The accuracy runs' settings, passed on to child processes. */
+function accuracyArgs(): string[] {
+  return ['--steps', opts.steps, '--width', opts.width, '--batch', opts.batch, '--uratio', opts.uratio];
+}
+
+/** Trains one accuracy run in a child process with `childThreads` libtorch threads. */
+async function accuracyRunChild(key: string, childThreads: number): Promise<AccuracyEntry> {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1], '--run-one', key, '--threads', String(childThreads), ...accuracyArgs()],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new Error(`${key}: the child process exited with code ${code}`);
+  return JSON.parse(out.trim().split('\n').pop() ?? '') as AccuracyEntry;
+}
+
+function parseKey(key: string): { algorithm: AlgorithmName; labels: number } {
+  const [algorithm, labels] = key.split('@');
+  if (!(algorithm in ALGORITHMS) || !Number.isInteger(Number(labels)) || Number(labels) < 1) {
+    throw new Error(`--run-one: expected algorithm@labels, got '${key}'`);
+  }
+  return { algorithm: algorithm as AlgorithmName, labels: Number(labels) };
+}
+
 async function accuracySection(): Promise<void> {
   const accuracy = (results.accuracy ?? {}) as Record<string, AccuracyEntry>;
   const algorithms = opts.algorithms.split(',').map((s) => s.trim());
   for (const a of algorithms) if (!(a in ALGORITHMS)) throw new Error(`--algorithms: unknown '${a}'`);
+  const jobs = Number(opts.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected a positive integer, got '${opts.jobs}'`);
+  const pending: string[] = [];
   for (const labels of opts.labels.split(',').map(Number)) {
-    for (const algorithm of algorithms as AlgorithmName[]) {
+    for (const algorithm of algorithms) {
       const key = `${algorithm}@${labels}`;
-      if (accuracy[key] && !opts.redo) continue;
-      log(`${key}: ${opts.steps} steps`);
-      accuracy[key] = await accuracyRun(algorithm, labels);
-      log(`${key}: ${(100 * accuracy[key].test_accuracy).toFixed(2)}% in ${accuracy[key].minutes} min`);
-      saveResults(
-        RESULTS,
-        results,
-        {
-          accuracy,
-          accuracy_setting: `CNN width ${opts.width}, batch ${opts.batch}, μ ${opts.uratio}, ${opts.steps} steps, EMA model, full Fashion-MNIST test set, seed 0`,
-        },
-        machine,
-      );
-      updateDoc();
+      if (!accuracy[key] || opts.redo) pending.push(key);
     }
   }
+  const record = (key: string, entry: AccuracyEntry): void => {
+    accuracy[key] = entry;
+    log(`${key}: ${(100 * entry.test_accuracy).toFixed(2)}% in ${entry.minutes} min`);
+    saveResults(
+      RESULTS,
+      results,
+      {
+        accuracy,
+        accuracy_setting: `CNN width ${opts.width}, batch ${opts.batch}, μ ${opts.uratio}, ${opts.steps} steps, EMA model, full Fashion-MNIST test set, seed 0${jobs > 1 ? `; ${jobs} runs at a time, ${Math.max(1, Math.floor(threads / jobs))} thread(s) each` : ''}`,
+      },
+      machine,
+    );
+    updateDoc();
+  };
+  if (jobs === 1) {
+    for (const key of pending) {
+      const { algorithm, labels } = parseKey(key);
+      log(`${key}: ${opts.steps} steps`);
+      record(key, await accuracyRun(algorithm, labels));
+    }
+    return;
+  }
+  // A pool of child processes, each with its share of the threads (libtorch scales poorly past one
+  // thread on small convolutions, so parallel runs finish the table sooner).
+  const childThreads = Math.max(1, Math.floor(threads / jobs));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < pending.length) {
+      const key = pending[next++];
+      log(`${key}: ${opts.steps} steps (child process, ${childThreads} thread(s))`);
+      record(key, await accuracyRunChild(key, childThreads));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, pending.length) }, worker));
 }
 
 function updateDoc(): void {
@@ -258,7 +316,12 @@ function updateDoc(): void {
   updateDocSection('trainers', lines.join('\n'));
 }
 
-if (sections.has('step')) await stepSection();
-if (sections.has('accuracy')) await accuracySection();
-updateDoc();
-console.log(JSON.stringify(results, null, 2));
+if (opts.runOne) {
+  const { algorithm, labels } = parseKey(opts.runOne);
+  console.log(JSON.stringify(await accuracyRun(algorithm, labels)));
+} else {
+  if (sections.has('step')) await stepSection();
+  if (sections.has('accuracy')) await accuracySection();
+  updateDoc();
+  console.log(JSON.stringify(results, null, 2));
+}

@@ -2,7 +2,8 @@
 // between other examples. For each example u and each pair (v, w) of its k nearest neighbours,
 // the distance from u to the segment v–w, relative to ‖v − w‖, is computed from the neighbours'
 // Gram matrix (blocked bmm in libtorch, no N×N matrix); an example's score is the smallest such
-// residual over the triples it belongs to, as the middle point or as an end. Low = suspicious.
+// residual over the triples it belongs to, as the middle point or as an end (shared with its exact
+// copies). Low = suspicious.
 import { noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { knn } from './knn.js';
 
@@ -12,6 +13,39 @@ export interface CollinearOptions {
   /** The middle point must lie strictly inside the segment: t in [margin, 1 − margin]. */
   margin?: number;
   blockSize?: number;
+}
+
+/**
+ * Pairs of identical examples among the nearest neighbours. Gram-matrix distances carry float32
+ * cancellation error, so near-zero candidates are checked by direct subtraction.
+ */
+function exactCopies(pixels: Tensor, nn: { indices: Int32Array; distances: Float32Array; k: number }): [number, number][] {
+  const n = pixels.shape[0];
+  const { k } = nn;
+  const sqNorms = noGrad(() => tidy(() => pixels.to('float32').flatten(1).square().sum(1).toFloat32()));
+  const ci: number[] = [];
+  const cj: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let r = 0; r < k; r++) {
+      if (nn.distances[i * k + r] > 1e-4 * (sqNorms[i] + 1e-12)) break;
+      ci.push(i);
+      cj.push(nn.indices[i * k + r]);
+    }
+  }
+  if (ci.length === 0) return [];
+  const exact = noGrad(() =>
+    tidy(() => {
+      const x = pixels.to('float32').flatten(1);
+      const a = x.indexSelect(0, tensor(ci, [ci.length], { dtype: 'int64' }));
+      const b = x.indexSelect(0, tensor(cj, [cj.length], { dtype: 'int64' }));
+      return a.sub(b).abs().sum(1).toFloat32();
+    }),
+  );
+  const pairs: [number, number][] = [];
+  exact.forEach((d, p) => {
+    if (d === 0) pairs.push([ci[p], cj[p]]);
+  });
+  return pairs;
 }
 
 /** Relative segment residuals; pixels is N×D float (e.g. images in [0, 1], flattened). */
@@ -72,6 +106,16 @@ export function collinearScores(pixels: Tensor, opts: CollinearOptions = {}): Fl
     ib.dispose();
     x.dispose();
   });
+  // An exact copy of a point on a bridge is on the bridge too (FixMatch's unlabeled set holds the
+  // labeled images, so the source x′ of a bridge has a benign twin): copies share the lower score,
+  // whichever of them the triple search happened to pick.
+  for (let pass = 0; pass < 2; pass++) {
+    for (const [i, j] of exactCopies(pixels, nn)) {
+      const v = Math.min(scores[i], scores[j]);
+      scores[i] = v;
+      scores[j] = v;
+    }
+  }
   // Examples in no interior triple get the largest finite score seen (or 1).
   let maxFinite = 0;
   for (const v of scores) if (Number.isFinite(v) && v > maxFinite) maxFinite = v;

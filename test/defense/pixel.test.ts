@@ -30,6 +30,19 @@ describe('collinearity', () => {
     expect(ev.auroc).toBe(1);
   });
 
+  it('flags both copies of a bridge end that also sits among the benign points (the source x′)', () => {
+    const benign = randomPoints(300, 3);
+    const [a, b] = randomPoints(2, 4);
+    const bridge = Array.from({ length: 12 }, (_, i) => quantized(a.map((v, d) => v * (1 - i / 11) + b[d] * (i / 11))));
+    // The benign twin comes first, so every tie between the two copies favours it.
+    const all = [...benign, bridge[0], ...bridge];
+    const scores = tidy(() => collinearScores(tensor(all.flat(), [all.length, D]), { k: 6 }));
+    const flags = autoFlags(scores, 'low');
+    expect(scores[300]).toBe(scores[301]);
+    expect(Array.from(flags.flagged.subarray(300))).toEqual(new Array(13).fill(1));
+    expect(flags.flagged.subarray(0, 300).every((f) => f === 0)).toBe(true);
+  });
+
   it('rejects too few points', () => {
     expect(() => tidy(() => collinearScores(tensor([0, 1, 2, 3], [2, 2])))).toThrow(/at least three/);
   });
