@@ -107,7 +107,7 @@ function groupTable(store: Store, experiment: string, fields: TrialField[]): str
 
 /** A whole-grid progress bar with ETA: each trial counts 100 units, split by its share done. */
 function gridProgress(total: number): { onEvent(e: ExecutionEvent): void; stop(): void } {
-  const bar = progressBar('trials', total * 100, 'done {done} failed {failed}');
+  const bar = progressBar('trials', total * 100, 'done {done} failed {failed}', 100);
   const running = new Map<string, number>();
   let finished = 0;
   let failed = 0;

@@ -6,8 +6,12 @@ export interface Progress {
   stop(): void;
 }
 
-/** A bar with ETA on stderr; in a non-TTY (CI, pipes) it prints a line every 10%. */
-export function progressBar(title: string, total: number, fields = ''): Progress {
+/**
+ * A bar with ETA on stderr; in a non-TTY (CI, pipes) it prints a line every 10%. With `scale`, the
+ * bar advances in 1/scale steps of an item (a trial's share done) and shows counts in items.
+ */
+export function progressBar(title: string, total: number, fields = '', scale = 1): Progress {
+  const items = (v: number): string => (scale === 1 ? String(v) : String(Math.round((10 * v) / scale) / 10));
   if (!process.stderr.isTTY) {
     let lastDecile = -1;
     const start = Date.now();
@@ -20,7 +24,7 @@ export function progressBar(title: string, total: number, fields = ''): Progress
           .map(([k, v]) => `${k} ${v}`)
           .join(' ');
         const secs = ((Date.now() - start) / 1000).toFixed(0);
-        process.stderr.write(`${title}: ${value}/${total} ${extra} (${secs}s)\n`);
+        process.stderr.write(`${title}: ${items(value)}/${items(total)} ${extra} (${secs}s)\n`);
       },
       stop() {},
     };
@@ -31,6 +35,7 @@ export function progressBar(title: string, total: number, fields = ''): Progress
       hideCursor: true,
       stream: process.stderr,
       etaBuffer: 50,
+      formatValue: (v: number, _o: unknown, type: string) => (type === 'value' || type === 'total' ? items(v) : String(v)),
     },
     cliProgress.Presets.shades_classic,
   );
