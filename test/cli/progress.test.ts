@@ -35,3 +35,37 @@ describe('progressBar without a terminal', () => {
     expect(lines[0]).toMatch(/^training: 150\/300 +\(\d+s\)\n$/);
   });
 });
+
+describe('progressGroup on a terminal', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('draws two bars advancing side by side and stops cleanly', async () => {
+    const { progressGroup } = await import('../../src/cli/progress.js');
+    const written: string[] = [];
+    const stderr = process.stderr as NodeJS.WriteStream & { isTTY: boolean };
+    const wasTTY = stderr.isTTY;
+    stderr.isTTY = true;
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const group = progressGroup();
+      const clean = group.bar('without poisons', 10);
+      const poisoned = group.bar('with poisons', 10);
+      for (let s = 1; s <= 10; s++) {
+        clean.update(s);
+        poisoned.update(s);
+      }
+      clean.stop();
+      poisoned.stop();
+      group.stop();
+    } finally {
+      stderr.isTTY = wasTTY;
+    }
+    const text = written.join('');
+    expect(text).toContain('without poisons');
+    expect(text).toContain('with poisons');
+    expect(text).toContain('10/10');
+  });
+});
