@@ -59,6 +59,8 @@ export interface Manifest {
   seed: number;
   target: { split: 'test'; index: number; true_label: number };
   desired: number;
+  /** Classes of the dataset (a prediction log scanned against this manifest must have as many). */
+  num_classes?: number;
   source: { split: 'labeled'; index: number; label: number } | { split: 'crafted'; description: string };
   count: number;
   unlabeled_size: number;
@@ -173,6 +175,7 @@ export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
       seed: o.seed,
       target: { split: 'test', index: o.targetIndex, true_label: trueLabel },
       desired: o.desired,
+      num_classes: test.numClasses,
       source: o.sourceImage
         ? { split: 'crafted', description: o.sourceImage.description }
         : { split: 'labeled', index: sourceIndex, label: labeled.labels[sourceIndex] },

@@ -54,14 +54,32 @@ async function writeScanFigures(
   return names;
 }
 
+interface PoisonManifest {
+  poisons: { index: number }[];
+  unlabeled_size?: number;
+  num_classes?: number;
+}
+
+function readManifest(path: string): PoisonManifest {
+  let m: Partial<PoisonManifest>;
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8')) as Partial<PoisonManifest>;
+  } catch (err) {
+    throw new Error(`${path}: not a readable JSON manifest (${(err as Error).message})`);
+  }
+  if (!m || !Array.isArray(m.poisons)) throw new Error(`${path}: not a poison manifest (no "poisons" list)`);
+  return m as PoisonManifest;
+}
+
 /** Which examples are poisons, from a manifest written by attack craft (poisons appended at poisonOffset). */
-function groundTruth(manifestPath: string, n: number, offset: number | undefined): Uint8Array {
-  const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-    poisons?: { index: number }[];
-    unlabeled_size?: number;
-  };
-  if (!Array.isArray(m.poisons)) throw new Error(`${manifestPath}: not a poison manifest (no "poisons" list)`);
+function groundTruth(m: PoisonManifest, manifestPath: string, n: number, offset: number | undefined): Uint8Array {
   const start = offset ?? m.unlabeled_size ?? 0;
+  if (offset === undefined && m.unlabeled_size !== undefined && n !== m.unlabeled_size + m.poisons.length) {
+    throw new Error(
+      `${manifestPath}: ${m.unlabeled_size} clean examples + ${m.poisons.length} poisons, but ${n} were scanned ` +
+        '(pass --poison-offset if the poisons are not appended at the end)',
+    );
+  }
   const truth = new Uint8Array(n);
   for (const p of m.poisons) {
     const i = start + p.index;
@@ -103,6 +121,7 @@ export function registerScan(program: Command): void {
       const def = DEFENSES[f.method];
       const set = setPath ? await readImages(setPath) : null;
       if (set && set.n === 0) throw new Error(`${setPath}: the set is empty`);
+      const manifest = f.manifest ? readManifest(f.manifest) : null;
       let log = null;
       if (f.method === 'dynamics') {
         if (!f.predictions) throw new Error('--method dynamics needs --predictions LOG.npy');
@@ -117,9 +136,17 @@ export function registerScan(program: Command): void {
         }
         if (log.shape[1] < 2) throw new Error(`${f.predictions}: the log covers fewer than 2 examples`);
         if (log.shape[2] < 2) throw new Error(`${f.predictions}: a prediction log needs at least 2 classes`);
+        if (manifest?.num_classes !== undefined && log.shape[2] !== manifest.num_classes) {
+          throw new Error(
+            `${f.predictions}: the log has ${log.shape[2]} classes, the dataset of ${f.manifest} has ${manifest.num_classes}`,
+          );
+        }
       } else if (!set) {
         throw new Error(`--method ${f.method} needs the unlabeled set`);
       }
+      // The ground truth is checked against the scanned size before the (possibly long) scan.
+      const scannedN = set ? set.n : (log?.shape[1] ?? 0);
+      const truth = manifest && f.manifest ? groundTruth(manifest, f.manifest, scannedN, f.poisonOffset) : null;
       const scan = scanSet(
         {
           method: f.method,
@@ -133,7 +160,6 @@ export function registerScan(program: Command): void {
       );
       const { scores, flags } = scan;
       const n = scores.length;
-      const truth = f.manifest ? groundTruth(f.manifest, n, f.poisonOffset) : null;
       const evaluation: Evaluation | null = truth ? evaluateFlags(scores, def.direction, flags, truth) : null;
       const order = rankOrder(scores, def.direction);
       const rank = new Int32Array(n);
