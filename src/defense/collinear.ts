@@ -32,18 +32,22 @@ function exactCopies(pixels: Tensor, nn: { indices: Int32Array; distances: Float
       cj.push(nn.indices[i * k + r]);
     }
   }
-  if (ci.length === 0) return [];
-  const exact = noGrad(() =>
-    tidy(() => {
-      const x = pixels.to('float32').flatten(1);
-      const a = x.indexSelect(0, tensor(ci, [ci.length], { dtype: 'int64' }));
-      const b = x.indexSelect(0, tensor(cj, [cj.length], { dtype: 'int64' }));
-      return a.sub(b).abs().sum(1).toFloat32();
-    }),
-  );
   const pairs: [number, number][] = [];
-  exact.forEach((d, p) => {
-    if (d === 0) pairs.push([ci[p], cj[p]]);
+  const block = 4096;
+  noGrad(() => {
+    const x = tidy(() => pixels.to('float32').flatten(1));
+    for (let s = 0; s < ci.length; s += block) {
+      const e = Math.min(ci.length, s + block);
+      const diff = tidy(() => {
+        const a = x.indexSelect(0, tensor(ci.slice(s, e), [e - s], { dtype: 'int64' }));
+        const b = x.indexSelect(0, tensor(cj.slice(s, e), [e - s], { dtype: 'int64' }));
+        return a.sub(b).abs().sum(1).toFloat32();
+      });
+      diff.forEach((d, p) => {
+        if (d === 0) pairs.push([ci[s + p], cj[s + p]]);
+      });
+    }
+    x.dispose();
   });
   return pairs;
 }
@@ -109,8 +113,9 @@ export function collinearScores(pixels: Tensor, opts: CollinearOptions = {}): Fl
   // An exact copy of a point on a bridge is on the bridge too (FixMatch's unlabeled set holds the
   // labeled images, so the source x′ of a bridge has a benign twin): copies share the lower score,
   // whichever of them the triple search happened to pick.
+  const copies = exactCopies(pixels, nn);
   for (let pass = 0; pass < 2; pass++) {
-    for (const [i, j] of exactCopies(pixels, nn)) {
+    for (const [i, j] of copies) {
       const v = Math.min(scores[i], scores[j]);
       scores[i] = v;
       scores[j] = v;
