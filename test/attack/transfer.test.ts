@@ -35,6 +35,23 @@ describe('minimal perturbation (section 4.3)', () => {
     // Closed form: Σx must drop by 6.27 − (4 − 0.5) = 2.77, spread evenly: ‖δ‖ = 2.77 / 4 = 0.69.
     expect(p.distance).toBeGreaterThan(0.6);
     expect(p.distance).toBeLessThan(0.95);
+    // A larger margin is kept after 8-bit quantisation: Σx ≤ 4 − 2 needs ‖δ‖ ≥ (6.27 − 2) / 4 = 1.07.
+    const confident = minimalPerturbation(model, target, shape, 1, norm, { steps: 300, lr: 0.02, margin: 2 });
+    expect(confident.success).toBe(true);
+    const z = noGrad(() =>
+      tidy(() =>
+        model
+          .forward(
+            tensor(
+              Array.from(confident.image, (v) => v / 255),
+              [1, 1, 4, 4],
+            ),
+          )
+          .toFloat32(),
+      ),
+    );
+    expect(z[1] - z[0]).toBeGreaterThanOrEqual(2);
+    expect(confident.distance).toBeGreaterThan(1.06);
     expect(() => minimalPerturbation(model, target, shape, 5, norm)).toThrow(/not a class/);
     expect(() => minimalPerturbation(model, new Uint8Array(3), shape, 1, norm)).toThrow(/3 pixels, expected 16/);
     model.dispose();
