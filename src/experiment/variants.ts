@@ -155,7 +155,8 @@ export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promi
     }
     if (!perturbation.success) {
       throw new Error(
-        `variant transfer: no perturbation of test #${ctx.pick.target} found that θ_init labels ${ctx.pick.desired}`,
+        `variant transfer: no perturbation of test #${ctx.pick.target} found that θ_init labels ${ctx.pick.desired} ` +
+          `by a logit margin of ${p.margin} (a smaller margin, or a better-trained θ_init, may help)`,
       );
     }
     return {

@@ -45,7 +45,8 @@ describe('trial-level variants', () => {
     const root = tempDir('variant-transfer');
     const progress: TrialProgress[] = [];
     const r = await runTrial(
-      { ...TINY, variant: 'transfer', variantParams: { pretrainSteps: 6 }, seed: 1 },
+      // θ_init of 6 steps has near-uniform logits: a small margin keeps x′ within reach.
+      { ...TINY, variant: 'transfer', variantParams: { pretrainSteps: 6, margin: 0.01 }, seed: 1 },
       { dir: root, threads: 1, onProgress: (p) => progress.push(p) },
     );
     // θ_init's training is the first third of the trial's progress.
