@@ -46,6 +46,7 @@ interface CraftFlags {
   format: PoisonFormat;
   withUnlabeled: boolean;
   init?: string;
+  margin: number;
   ganSteps: number;
   threads?: number;
   out: string;
@@ -101,6 +102,12 @@ export function registerAttack(program: Command): void {
       'transfer attack (section 4.3): the victim’s initial weights; x′ becomes the nearest image to x* they label y*',
     )
     .option(
+      '--margin <κ>',
+      'with --init: logit margin by which the initial weights must prefer y* on x′ (5.2 gives p ≥ 0.95 with 10 classes)',
+      float(0),
+      0.5,
+    )
+    .option(
       '--with-unlabeled',
       'also write unlabeled-poisoned.npy: the clean unlabeled set with the poisons appended',
       false,
@@ -132,11 +139,13 @@ export function registerAttack(program: Command): void {
           throw new Error(`${f.init}: no input normalisation in its metadata (not written by semipoison train)`);
         const size = test.height * test.width * test.channels;
         const target = test.images.slice(f.target * size, (f.target + 1) * size);
-        const p = minimalPerturbation(model, target, test, f.desired, JSON.parse(metadata.norm) as Normalization);
+        const p = minimalPerturbation(model, target, test, f.desired, JSON.parse(metadata.norm) as Normalization, {
+          margin: f.margin,
+        });
         model.dispose();
         if (!p.success)
           throw new Error(
-            `transfer: no perturbation found that makes ${f.init} label target #${f.target} as ${f.desired}`,
+            `transfer: no perturbation found that makes ${f.init} label target #${f.target} as ${f.desired} by a logit margin of ${f.margin}`,
           );
         sourceImage = {
           pixels: p.image,

@@ -111,6 +111,7 @@ describe('semipoison attack craft', () => {
       [['--target', '0', '--desired', '3', '--count', '5', '--density', 'evil()'], /unknown name 'evil'/],
       [['--target', '0', '--desired', '3', '--count', '5', '--variant', 'magic'], /unknown 'magic'/],
       [['--target', '0', '--desired', '3'], /exactly one of --ratio and --count/],
+      [['--target', '0', '--desired', '3', '--count', '5', '--margin', '-1'], /--margin/],
     ];
     for (const [args, message] of cases) {
       const r = run(...args);
