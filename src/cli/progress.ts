@@ -35,7 +35,8 @@ export function progressBar(title: string, total: number, fields = '', scale = 1
       hideCursor: true,
       stream: process.stderr,
       etaBuffer: 50,
-      formatValue: (v: number, _o: unknown, type: string) => (type === 'value' || type === 'total' ? items(v) : String(v)),
+      formatValue: (v: number, _o: unknown, type: string) =>
+        type === 'value' || type === 'total' ? items(v) : String(v),
     },
     cliProgress.Presets.shades_classic,
   );

@@ -19,7 +19,10 @@ export interface CollinearOptions {
  * Pairs of identical examples among the nearest neighbours. Gram-matrix distances carry float32
  * cancellation error, so near-zero candidates are checked by direct subtraction.
  */
-function exactCopies(pixels: Tensor, nn: { indices: Int32Array; distances: Float32Array; k: number }): [number, number][] {
+function exactCopies(
+  pixels: Tensor,
+  nn: { indices: Int32Array; distances: Float32Array; k: number },
+): [number, number][] {
   const n = pixels.shape[0];
   const { k } = nn;
   const sqNorms = noGrad(() => tidy(() => pixels.to('float32').flatten(1).square().sum(1).toFloat32()));

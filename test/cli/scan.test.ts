@@ -112,16 +112,28 @@ describe('semipoison scan', () => {
     writeNpy(join(dir, 'empty.npy'), { dtype: 'uint8', shape: [0, 2, 2], data: new Uint8Array(0) });
     writeFileSync(join(dir, 'ten-classes.json'), JSON.stringify({ unlabeled_size: 4, num_classes: 10, poisons: [] }));
     writeFileSync(join(dir, 'broken.json'), '{"poisons": [');
-    writeFileSync(join(dir, 'short.json'), JSON.stringify({ unlabeled_size: 3, poisons: [{ index: 0 }, { index: 1 }] }));
+    writeFileSync(
+      join(dir, 'short.json'),
+      JSON.stringify({ unlabeled_size: 3, poisons: [{ index: 0 }, { index: 1 }] }),
+    );
     const out = join(dir, 'out');
     const cases: [string[], RegExp][] = [
       [[join(dir, 'set.npy'), '--predictions', join(dir, 'log.npy')], /covers 6 examples, the set has 5/],
       [['--predictions', join(dir, 'flat.npy')], /epochs × examples × classes/],
       [['--predictions', join(dir, 'corrupt.npy')], /corrupt\.npy/],
       [[join(dir, 'empty.npy'), '--method', 'duplicates'], /empty/],
-      [['--predictions', join(dir, 'log.npy'), '--manifest', join(dir, 'ten-classes.json')], /log has 3 classes.*has 10/],
-      [['--predictions', join(dir, 'log.npy'), '--manifest', join(dir, 'broken.json')], /broken\.json: not a readable JSON manifest/],
-      [['--predictions', join(dir, 'log.npy'), '--manifest', join(dir, 'short.json')], /3 clean examples \+ 2 poisons, but 6 were scanned/],
+      [
+        ['--predictions', join(dir, 'log.npy'), '--manifest', join(dir, 'ten-classes.json')],
+        /log has 3 classes.*has 10/,
+      ],
+      [
+        ['--predictions', join(dir, 'log.npy'), '--manifest', join(dir, 'broken.json')],
+        /broken\.json: not a readable JSON manifest/,
+      ],
+      [
+        ['--predictions', join(dir, 'log.npy'), '--manifest', join(dir, 'short.json')],
+        /3 clean examples \+ 2 poisons, but 6 were scanned/,
+      ],
       [['--method', 'dynamics'], /needs --predictions/],
       [['--method', 'nope'], /Allowed choices are dynamics, collinear, cluster, duplicates/],
     ];
