@@ -4,12 +4,13 @@
 // resumable folder keyed by a hash of what determines it: clean runs (split and training options)
 // under clean/, poisoned runs (the same plus the attack) under poisoned/, so trials that share them
 // share one run; the trial's own folder holds its config, poisons, defended run and result.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { craftPoisons, isVariantName, writeCrafted, type Crafted } from '../attack/index.js';
 import {
   extendUnlabeled,
   loadDataset,
+  readNpyImages,
   splitDataset,
   subset,
   type DatasetName,
@@ -180,8 +181,25 @@ function victimOptions(c: TrialConfig, device: Device, bf16: boolean): Partial<T
   };
 }
 
+/** Whether the poisons folder holds exactly these poisons (the images the poisoned run trains on). */
+function samePoisons(dir: string, crafted: Crafted): boolean {
+  try {
+    const saved = readNpyImages(join(dir, 'poisons.npy'));
+    return Buffer.from(saved.images).equals(Buffer.from(crafted.poisons.images));
+  } catch {
+    return false;
+  }
+}
+
 async function savePoisons(dir: string, crafted: Crafted): Promise<void> {
-  if (existsSync(dir)) return;
+  if (existsSync(dir)) {
+    if (samePoisons(dir, crafted)) return;
+    // Written by an earlier version of the attack code: replace it, so that the folder always
+    // shows what the poisoned run trained on.
+    const stale = `${dir}.stale-${process.pid}`;
+    renameSync(dir, stale);
+    rmSync(stale, { recursive: true, force: true });
+  }
   try {
     await writeCrafted(dir, crafted);
   } catch (err) {

@@ -1,9 +1,9 @@
 // A trial end to end on a tiny config: verdicts and propagation, a clean run shared between trials,
 // a trial interrupted mid-training resumes to the same result, the defense step, the selection rule.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadDataset, splitDataset } from '../../src/data/index.js';
+import { loadDataset, readNpyImages, splitDataset, writeNpyImages } from '../../src/data/index.js';
 import { loadClassifier } from '../../src/nn/index.js';
 import {
   evaluatePoisons,
@@ -117,6 +117,19 @@ describe('runTrial', () => {
     expect(r.clean.stepsRun).toBe(0);
     // The undefended trial with the same attack trained this poisoned run already.
     expect(r.poisoned.stepsRun).toBe(0);
+  });
+
+  it('keeps the trial folder’s poisons equal to the ones its poisoned run trains on', async () => {
+    const dir = tempDir('trial-poisons');
+    const first = await prepareTrial({ ...TINY, seed: 4 }, { dir, threads: 1 });
+    const file = join(first.dir, 'poisons', 'poisons.npy');
+    const crafted = Buffer.from(first.crafted.poisons.images);
+    // Poisons left by an earlier version of the attack code.
+    writeNpyImages(file, { ...first.crafted.poisons, images: new Uint8Array(crafted.length).fill(7) });
+    const again = await prepareTrial({ ...TINY, seed: 4 }, { dir, threads: 1 });
+    expect(Buffer.from(readNpyImages(file).images).equals(Buffer.from(again.crafted.poisons.images))).toBe(true);
+    expect(Buffer.from(again.crafted.poisons.images).equals(crafted)).toBe(true);
+    expect(readdirSync(join(first.dir)).filter((f) => f.includes('stale'))).toEqual([]);
   });
 
   it('draws x*, y* and x′ from the seed alone', async () => {
