@@ -2,7 +2,7 @@
 // labeled example of the desired class) unless one is given, sizes the budget from a count or a
 // share of the unlabeled set, runs a variant, and writes the poisons with a separate ground-truth
 // manifest so that a scanner under test cannot see which files are poisons.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../util/atomic.js';
 import {
@@ -185,6 +185,26 @@ export function craftPoisons(input: CraftInput, o: CraftOptions): Crafted {
       poisons: poisons.map((p, index) => ({ index, alpha: p.alpha, path: p.path })),
     },
   };
+}
+
+/**
+ * A manifest as read back from disk: ours (written by writeCrafted, with the poison file's name) or
+ * another tool's, of which only the poisons list is required.
+ */
+export type ManifestFile = Partial<Manifest> & Pick<Manifest, 'poisons'> & { file?: string };
+
+/** Reads a manifest.json, naming the file in every error. */
+export function readManifest(path: string): ManifestFile {
+  let m: unknown;
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: not a readable JSON manifest (${(err as Error).message})`);
+  }
+  if (!m || typeof m !== 'object' || !Array.isArray((m as ManifestFile).poisons)) {
+    throw new Error(`${path}: not a poison manifest (no "poisons" list)`);
+  }
+  return m as ManifestFile;
 }
 
 export type PoisonFormat = 'npy' | 'png' | 'idx' | 'cifar10';

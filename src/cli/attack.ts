@@ -1,6 +1,6 @@
 // `semipoison attack craft|eval`: craft a poisoned unlabeled set for a target and a desired label,
 // then train a victim on it (and on the clean set, same seed) and report whether the target flipped.
-import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
@@ -10,6 +10,7 @@ import {
   VARIANTS,
   isVariantName,
   writeCrafted,
+  readManifest,
   minimalPerturbation,
   ganBridge,
   trainGan,
@@ -217,8 +218,13 @@ export function registerAttack(program: Command): void {
     .action(async (dir: string, f: EvalFlags) => {
       const manifestPath = join(dir, 'manifest.json');
       if (!existsSync(manifestPath)) throw new Error(`${dir}: no manifest.json (not a folder written by attack craft)`);
-      const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest & { file: string };
-      if (!m.split) throw new Error(`${manifestPath}: the manifest does not record the victim's split`);
+      const read = readManifest(manifestPath);
+      if (!read.split) throw new Error(`${manifestPath}: the manifest does not record the victim's split`);
+      if (!read.file) throw new Error(`${manifestPath}: the manifest does not name its poison file`);
+      if (!read.target || typeof read.desired !== 'number') {
+        throw new Error(`${manifestPath}: the manifest does not record the target and the desired label`);
+      }
+      const m = read as Manifest & { file: string; split: Record<string, unknown> };
       if (!isAlgorithmName(f.algorithm)) throw new Error(`--algorithm: unknown '${f.algorithm}'`);
       const algorithm: AlgorithmName = f.algorithm;
       const params = parseParamAssignments(algorithm, ALGORITHMS[algorithm].params, f.param);

@@ -2,10 +2,11 @@
 // labels; with a ground-truth manifest, also report TPR, FPR, AUROC and each poison's rank; with
 // --figures, draw the score histogram (Figure 7) and the top-ranked benign examples beside their
 // nearest neighbours (Figure 8).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../util/atomic.js';
 import { Option, type Command } from 'commander';
+import { readManifest, type ManifestFile } from '../attack/index.js';
 import { readNpy, readImages, type ImageSet } from '../data/index.js';
 import {
   DEFENSES,
@@ -54,25 +55,8 @@ async function writeScanFigures(
   return names;
 }
 
-interface PoisonManifest {
-  poisons: { index: number }[];
-  unlabeled_size?: number;
-  num_classes?: number;
-}
-
-function readManifest(path: string): PoisonManifest {
-  let m: Partial<PoisonManifest>;
-  try {
-    m = JSON.parse(readFileSync(path, 'utf8')) as Partial<PoisonManifest>;
-  } catch (err) {
-    throw new Error(`${path}: not a readable JSON manifest (${(err as Error).message})`);
-  }
-  if (!m || !Array.isArray(m.poisons)) throw new Error(`${path}: not a poison manifest (no "poisons" list)`);
-  return m as PoisonManifest;
-}
-
 /** Which examples are poisons, from a manifest written by attack craft (poisons appended at poisonOffset). */
-function groundTruth(m: PoisonManifest, manifestPath: string, n: number, offset: number | undefined): Uint8Array {
+function groundTruth(m: ManifestFile, manifestPath: string, n: number, offset: number | undefined): Uint8Array {
   const start = offset ?? m.unlabeled_size ?? 0;
   if (offset === undefined && m.unlabeled_size !== undefined && n !== m.unlabeled_size + m.poisons.length) {
     throw new Error(

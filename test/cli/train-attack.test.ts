@@ -1,7 +1,7 @@
 // `train` and `attack eval` as a user runs them: a short poisoned run reports the fields the issue
 // promises, and bad arguments exit non-zero with a reason.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -96,5 +96,24 @@ describe('semipoison train errors', () => {
     const r = run(['train', '--steps', '1', '--extra-unlabeled', join(dir, 'x.npy')]);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/x\.npy: images are 32×32×3, the dataset's are 28×28×1/);
+  });
+
+  it('names the manifest that attack eval cannot use', () => {
+    const cases: [string, RegExp][] = [
+      ['{"poisons": [', /manifest\.json: not a readable JSON manifest/],
+      ['{"count": 3}', /manifest\.json: not a poison manifest/],
+      ['{"poisons": [], "file": "p.npy"}', /does not record the victim's split/],
+      [
+        '{"poisons": [], "file": "p.npy", "split": {"dataset": "fashion-mnist"}}',
+        /does not record the target and the desired label/,
+      ],
+    ];
+    for (const [text, message] of cases) {
+      const dir = mkdtempSync(join(tmpdir(), 'eval-bad-'));
+      writeFileSync(join(dir, 'manifest.json'), text);
+      const r = run(['attack', 'eval', dir]);
+      expect(r.code, text).not.toBe(0);
+      expect(r.err).toMatch(message);
+    }
   });
 });
