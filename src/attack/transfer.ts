@@ -5,10 +5,14 @@
 // in [0, 1] pixel space, then quantised to 8 bits and checked: a candidate is accepted only if the
 // quantised image still wins by the margin κ (so κ sets how confident θ_init is on x′, e.g. above a
 // pseudo-label threshold). The bridge then runs from x′ to x*.
-import { Adam, type Classifier } from '../nn/index.js';
+import { Adam, loadClassifier, type Classifier } from '../nn/index.js';
+import type { ImageSet } from '../data/index.js';
 import { standardize, type Normalization } from '../data/tensors.js';
 import { noGrad, oneHot, tensor, tidy, keep, type Tensor } from '../tensor/index.js';
 import { quantize } from './interpolation.js';
+
+/** The default logit margin κ of the source x′. */
+export const DEFAULT_MARGIN = 0.5;
 
 export interface PerturbationOptions {
   /** Gradient steps per value of c. */
@@ -50,7 +54,7 @@ export function minimalPerturbation(
     throw new Error(`transfer: desired label ${desired} is not a class of the model`);
   }
   const steps = opts.steps ?? 200;
-  const margin = opts.margin ?? 0.5;
+  const margin = opts.margin ?? DEFAULT_MARGIN;
   const wasTraining = model.training;
   model.eval();
   for (const p of model.parameters()) p.setRequiresGrad(false);
@@ -126,4 +130,41 @@ export function minimalPerturbation(
   return best
     ? { image: best, distance: bestDist, success: true }
     : { image: target.slice(), distance: 0, success: false };
+}
+
+/**
+ * The transfer attack's source x′ for test image `targetIndex`: the victim's initial weights (a model
+ * file written by `semipoison train`, loaded on the CPU with the input normalisation they were trained
+ * with) and the smallest quantised δ that makes them label x* + δ as `desired` by the margin.
+ */
+export function transferSource(
+  initPath: string,
+  test: ImageSet,
+  targetIndex: number,
+  desired: number,
+  opts: PerturbationOptions = {},
+): { pixels: Uint8Array; distance: number } {
+  const { model, metadata } = loadClassifier(initPath, {
+    numClasses: test.numClasses,
+    inChannels: test.channels,
+    imageSize: test.height,
+  });
+  try {
+    if (!metadata.norm) {
+      throw new Error(`${initPath}: no input normalisation in its metadata (not written by semipoison train)`);
+    }
+    const size = test.height * test.width * test.channels;
+    const target = test.images.slice(targetIndex * size, (targetIndex + 1) * size);
+    const norm = JSON.parse(metadata.norm) as Normalization;
+    const p = minimalPerturbation(model, target, test, desired, norm, opts);
+    if (!p.success) {
+      throw new Error(
+        `transfer: no perturbation of test #${targetIndex} found that ${initPath} labels ${desired} by a logit ` +
+          `margin of ${opts.margin ?? DEFAULT_MARGIN} (a smaller margin, or better-trained weights, may help)`,
+      );
+    }
+    return { pixels: p.image, distance: p.distance };
+  } finally {
+    model.dispose();
+  }
 }

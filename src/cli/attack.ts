@@ -11,7 +11,7 @@ import {
   isVariantName,
   writeCrafted,
   readManifest,
-  minimalPerturbation,
+  transferSource,
   ganBridge,
   trainGan,
   type Poison,
@@ -20,9 +20,8 @@ import {
   type Manifest,
   type PoisonFormat,
 } from '../attack/index.js';
-import { loadClassifier, type Generator } from '../nn/index.js';
+import type { Generator } from '../nn/index.js';
 import { saveSafetensors } from '../tensor/index.js';
-import type { Normalization } from '../data/tensors.js';
 import { DATASETS, isDatasetName, loadDataset, readImages, splitDataset } from '../data/index.js';
 import { ALGORITHMS, isAlgorithmName, type AlgorithmName } from '../ssl/index.js';
 import { parseParamAssignments } from '../util/params.js';
@@ -131,25 +130,9 @@ export function registerAttack(program: Command): void {
       let sourceImage: { pixels: Uint8Array; description: string } | undefined;
       if (f.init) {
         setupEngine({ device: 'cpu', precision: false, threads: f.threads });
-        const { model, metadata } = loadClassifier(f.init, {
-          numClasses: test.numClasses,
-          inChannels: test.channels,
-          imageSize: test.height,
-        });
-        if (!metadata.norm)
-          throw new Error(`${f.init}: no input normalisation in its metadata (not written by semipoison train)`);
-        const size = test.height * test.width * test.channels;
-        const target = test.images.slice(f.target * size, (f.target + 1) * size);
-        const p = minimalPerturbation(model, target, test, f.desired, JSON.parse(metadata.norm) as Normalization, {
-          margin: f.margin,
-        });
-        model.dispose();
-        if (!p.success)
-          throw new Error(
-            `transfer: no perturbation found that makes ${f.init} label target #${f.target} as ${f.desired} by a logit margin of ${f.margin}`,
-          );
+        const p = transferSource(f.init, test, f.target, f.desired, { margin: f.margin });
         sourceImage = {
-          pixels: p.image,
+          pixels: p.pixels,
           description: `x* + δ (‖δ‖₂ = ${p.distance.toFixed(3)}) labeled ${f.desired} by ${f.init}`,
         };
       }

@@ -5,10 +5,9 @@
 // trial of the same split and settings, trained once under a lock and reused from disk.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ganBridge, minimalPerturbation, trainGan, type CraftOptions } from '../attack/index.js';
-import { imageSize, subset, type ImageSet, type Split } from '../data/index.js';
-import type { Normalization } from '../data/tensors.js';
-import { Generator, loadClassifier } from '../nn/index.js';
+import { ganBridge, trainGan, transferSource, type CraftOptions } from '../attack/index.js';
+import { subset, type ImageSet, type Split } from '../data/index.js';
+import { Generator } from '../nn/index.js';
 import type { TrainOptions } from '../ssl/index.js';
 import { loadSafetensors, saveSafetensors } from '../tensor/index.js';
 import { resolveParams, type ParamValues } from '../util/params.js';
@@ -137,33 +136,13 @@ export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promi
     if (cut < 1 || cut >= unlabeled.n)
       throw new Error(`variant transfer: a share of ${p.share} leaves no images on one side of ${unlabeled.n}`);
     const init = await sharedInit(c, ctx, p, subset(unlabeled, range(0, cut)));
-    const { test } = ctx;
-    // The perturbation search runs on the CPU (as `attack craft --init` does), whatever the victim's device.
-    const { model, metadata } = loadClassifier(init, {
-      numClasses: test.numClasses,
-      inChannels: test.channels,
-      imageSize: test.height,
-    });
-    let perturbation;
-    try {
-      const size = imageSize(test);
-      const target = test.images.slice(ctx.pick.target * size, (ctx.pick.target + 1) * size);
-      const norm = JSON.parse(metadata.norm) as Normalization;
-      perturbation = minimalPerturbation(model, target, test, ctx.pick.desired, norm, { margin: p.margin });
-    } finally {
-      model.dispose();
-    }
-    if (!perturbation.success) {
-      throw new Error(
-        `variant transfer: no perturbation of test #${ctx.pick.target} found that θ_init labels ${ctx.pick.desired} ` +
-          `by a logit margin of ${p.margin} (a smaller margin, or a better-trained θ_init, may help)`,
-      );
-    }
+    // The perturbation search runs on the CPU, whatever the victim's device.
+    const source = transferSource(init, ctx.test, ctx.pick.target, ctx.pick.desired, { margin: p.margin });
     return {
       split: { ...ctx.split, unlabeled: subset(unlabeled, range(cut, unlabeled.n)) },
       sourceImage: {
-        pixels: perturbation.image,
-        description: `x* + δ (‖δ‖₂ = ${perturbation.distance.toFixed(3)}) labeled ${ctx.pick.desired} by θ_init`,
+        pixels: source.pixels,
+        description: `x* + δ (‖δ‖₂ = ${source.distance.toFixed(3)}) labeled ${ctx.pick.desired} by θ_init`,
       },
       options: { init, lr: (ctx.options.lr ?? 0.03) * p.lrScale },
       dispose() {},

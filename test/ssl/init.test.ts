@@ -1,8 +1,9 @@
 // Fine-tuning from saved weights (`train --init`, the transfer-learning setting): the run starts
 // from those weights and keeps the input normalisation they were trained with; weights whose saved
-// normalisation is unusable are refused with a clear error.
+// normalisation is unusable are refused with a clear error; `attack craft --init` crafts the
+// transfer attack's source from them, and names the margin it cannot reach.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -49,5 +50,43 @@ describe('train --init', () => {
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/metadata 'norm' needs 1 finite means and positive stds/);
     expect(existsSync(join(root, 'd'))).toBe(false);
-  }, 120_000);
+
+    // The transfer attack's source from the same weights: x′ = x* + δ that they label y* by the margin.
+    const craft = (margin: string, out: string) =>
+      spawnSync(
+        './bin/semipoison.js',
+        [
+          'attack',
+          'craft',
+          '--init',
+          join(root, 'a', 'model.safetensors'),
+          '--margin',
+          margin,
+          '--target',
+          '0',
+          '--desired',
+          '7',
+          '--count',
+          '5',
+          '--unlabeled',
+          '100',
+          '--seed',
+          '1',
+          '--threads',
+          '1',
+          '--out',
+          out,
+        ],
+        { encoding: 'utf8' },
+      );
+    const crafted = craft('0.01', join(root, 'p'));
+    expect(crafted.status, crafted.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(root, 'p', 'manifest.json'), 'utf8'));
+    expect(manifest.source.split).toBe('crafted');
+    expect(manifest.source.description).toMatch(/x\* \+ δ .* labeled 7 by /);
+    const unreachable = craft('1000', join(root, 'q'));
+    expect(unreachable.status).not.toBe(0);
+    expect(unreachable.stderr).toMatch(/no perturbation of test #0 found that .* labels 7 by a logit margin of 1000/);
+    expect(existsSync(join(root, 'q'))).toBe(false);
+  }, 180_000);
 });
