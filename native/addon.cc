@@ -7,10 +7,10 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/variable.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <atomic>
@@ -20,6 +20,11 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+// libtorch 2.4 replaced the per-device autocast switches with ones that take a device type.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define SEMIPOISON_DEVICE_TYPE_AUTOCAST 1
+#endif
 
 namespace {
 
@@ -583,18 +588,26 @@ Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
   bool enabled = info[1].ToBoolean();
   return guard(env, "setAutocast", [&]() -> Napi::Value {
     auto dtype = parseDtype(info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "bfloat16");
+    if (dev != "cpu" && dev != "cuda") {
+      throw std::invalid_argument("autocast supports 'cpu' and 'cuda', got '" + dev + "'");
+    }
     bool prev;
+#ifdef SEMIPOISON_DEVICE_TYPE_AUTOCAST
+    const auto type = dev == "cpu" ? at::kCPU : at::kCUDA;
+    prev = at::autocast::is_autocast_enabled(type);
+    at::autocast::set_autocast_enabled(type, enabled);
+    at::autocast::set_autocast_dtype(type, dtype);
+#else
     if (dev == "cpu") {
       prev = at::autocast::is_cpu_enabled();
       at::autocast::set_cpu_enabled(enabled);
       at::autocast::set_autocast_cpu_dtype(dtype);
-    } else if (dev == "cuda") {
+    } else {
       prev = at::autocast::is_enabled();
       at::autocast::set_enabled(enabled);
       at::autocast::set_autocast_gpu_dtype(dtype);
-    } else {
-      throw std::invalid_argument("autocast supports 'cpu' and 'cuda', got '" + dev + "'");
     }
+#endif
     return Napi::Boolean::New(env, prev);
   });
 }
@@ -619,14 +632,7 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_current_seed(seed);
   }
-  if (at::detail::getCUDAHooks().hasCUDA()) {
-    int n = at::detail::getCUDAHooks().getNumGPUs();
-    for (int i = 0; i < n; i++) {
-      auto gen = at::detail::getCUDAHooks().getDefaultCUDAGenerator(c10::DeviceIndex(i));
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_current_seed(seed);
-    }
-  }
+  torch::cuda::manual_seed_all(seed);  // every CUDA device's generator; nothing without CUDA
   return info.Env().Undefined();
 }
 
@@ -670,8 +676,7 @@ Napi::Value LiveCount(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
-  int n = at::detail::getCUDAHooks().hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
-  return Napi::Number::New(info.Env(), n);
+  return Napi::Number::New(info.Env(), double(torch::cuda::device_count()));
 }
 
 std::vector<at::Tensor> tensorArray(Napi::Env env, const Napi::Value& v, const char* what) {

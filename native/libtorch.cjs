@@ -26,6 +26,19 @@ if (root) {
     process.exit(1);
   }
 }
+// The C++ standard library ABI libtorch was built with (pre-C++11 distributions still exist): the
+// addon passes std::string to libtorch, so it must match.
+function abiFlag() {
+  const bytes = fs.readFileSync(path.join(lib, 'libc10.so'));
+  return `-D_GLIBCXX_USE_CXX11_ABI=${bytes.includes('__cxx11') ? 1 : 0}`;
+}
+
+// C++17 builds against libtorch 1.13 (Debian) through 2.11 (checked on PyTorch 2.11.0+cu130's);
+// LIBTORCH_CXX_STD overrides it for a libtorch whose headers need a newer standard.
+function standardFlag() {
+  return `-std=${process.env.LIBTORCH_CXX_STD || 'c++17'}`;
+}
+
 if (what === 'include') {
   console.log(include.join(' '));
 } else if (what === 'libs') {
@@ -36,7 +49,9 @@ if (what === 'include') {
   }
   libs.push('-Wl,--as-needed');
   console.log(libs.join(' '));
+} else if (what === 'cflags') {
+  console.log([standardFlag(), abiFlag()].join(' '));
 } else {
-  console.error('usage: libtorch.cjs include|libs');
+  console.error('usage: libtorch.cjs include|libs|cflags');
   process.exit(1);
 }
