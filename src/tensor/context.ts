@@ -31,7 +31,10 @@ export function isGradEnabled(): boolean {
 export interface AutocastOptions {
   /** Which device's autocast to switch ('cpu' or 'cuda'; a 'cuda:N' device means 'cuda'). */
   device?: Device;
-  /** The lower-precision dtype; bfloat16 on CPU. */
+  /**
+   * The lower-precision dtype: bfloat16 by default on every device. float16 (CUDA only) needs loss
+   * scaling against underflowing gradients, which the trainers do not do.
+   */
   dtype?: 'bfloat16' | 'float16';
   /** When false, fn runs unchanged: lets callers keep one code path for both precisions. */
   enabled?: boolean;
@@ -44,7 +47,7 @@ export interface AutocastOptions {
 export function autocast<T>(fn: () => T, opts: AutocastOptions = {}): T {
   if (opts.enabled === false) return fn();
   const deviceType = (opts.device ?? 'cpu').startsWith('cuda') ? 'cuda' : 'cpu';
-  const dtype = opts.dtype ?? (deviceType === 'cpu' ? 'bfloat16' : 'float16');
+  const dtype = opts.dtype ?? 'bfloat16';
   if (deviceType === 'cpu' && dtype !== 'bfloat16') throw new Error('autocast: CPU autocast supports bfloat16 only');
   const prev = native.setAutocast(deviceType, true, dtype);
   native.autocastNesting(1);
