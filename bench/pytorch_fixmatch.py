@@ -8,6 +8,9 @@ model as semipoison (the CPU CNN, channels-last), the same batch (B labeled + μ
 strong views in one forward pass), the FixMatch loss, SGD with Nesterov momentum and an EMA update.
 
 Usage: /usr/bin/python3 bench/pytorch_fixmatch.py THREADS WORKERS BATCH URATIO WIDTH WARMUP STEPS [augment]
+Environment: BENCH_DEVICE=cuda trains on the GPU (batches copied there from pinned memory, the clock
+waits for the device); BENCH_MODEL=wrn28_2 swaps the CNN for WRN-28-2; BENCH_DATA is the folder of
+the Fashion-MNIST IDX files.
 Prints one JSON line: the median step time (data loading wait included) in milliseconds; with
 `augment`, the median time to build one unlabeled batch (μB weak + strong views, as tensors) instead.
 """
@@ -25,9 +28,9 @@ import torch.nn.functional as F
 from PIL import Image, ImageEnhance, ImageOps
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-from reference_models import SmallCnn, decay_groups  # noqa: E402
+from reference_models import SmallCnn, WideResNet, decay_groups  # noqa: E402
 
-DATA = "/usr/share/datasets/fashion-mnist"
+DATA = os.environ.get("BENCH_DATA", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST channel statistics
 
 
@@ -142,7 +145,8 @@ def main():
     per_class = 25  # 250 labels, balanced
     lab = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(10)])
     unl = np.setdiff1d(np.arange(len(images)), lab)
-    common = dict(num_workers=workers, drop_last=True, shuffle=True, persistent_workers=workers > 0)
+    common = dict(num_workers=workers, drop_last=True, shuffle=True, persistent_workers=workers > 0,
+                  pin_memory=os.environ.get("BENCH_DEVICE", "cpu").startswith("cuda"))
     lx = forever(torch.utils.data.DataLoader(Labeled(images[lab], labels[lab]), batch_size=batch, **common))
     ux = forever(torch.utils.data.DataLoader(Unlabeled(images[unl]), batch_size=batch * uratio, **common))
 
@@ -159,14 +163,21 @@ def main():
         print(json.dumps({"median_ms": times[len(times) // 2], "batches": steps}))
         return
 
-    model = SmallCnn(width=width).to(memory_format=torch.channels_last)
-    ema = SmallCnn(width=width).to(memory_format=torch.channels_last)
+    device = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
+    cuda = device.type == "cuda"
+    if os.environ.get("BENCH_MODEL", "cnn") == "wrn28_2":
+        model, ema = WideResNet(in_channels=1), WideResNet(in_channels=1)
+    else:
+        model, ema = SmallCnn(width=width), SmallCnn(width=width)
+    model = model.to(device, memory_format=torch.channels_last)
+    ema = ema.to(device, memory_format=torch.channels_last)
     ema.load_state_dict(model.state_dict())
     opt = torch.optim.SGD(decay_groups(model), lr=0.03, momentum=0.9, nesterov=True)
     model.train()
 
     def step():
         (xl, yl), (uw, us) = next(lx), next(ux)
+        xl, yl, uw, us = (t.to(device, non_blocking=True) for t in (xl, yl, uw, us))
         logits = model(torch.cat([xl, uw, us]))
         ll, lw, ls = logits[:batch], logits[batch:batch + len(uw)], logits[batch + len(uw):]
         probs = torch.softmax(lw.detach(), 1)
@@ -185,8 +196,12 @@ def main():
         step()
     times = []
     for _ in range(steps):
+        if cuda:
+            torch.cuda.synchronize(device)
         t0 = time.perf_counter()
         step()
+        if cuda:
+            torch.cuda.synchronize(device)
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     print(json.dumps({"median_ms": times[len(times) // 2], "steps": steps, "threads": threads, "workers": workers}))
