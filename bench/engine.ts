@@ -3,7 +3,7 @@
 // TF.js CPU backend on the CNN; and float32 vs bfloat16 accuracy on a short Fashion-MNIST run.
 // Writes bench/results/engine.json and the engine section of docs/BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { Command } from 'commander';
 import { loadResults, median, round, saveResults, updateDocSection, type Results } from './common.js';
 import { loadDataset } from '../src/data/index.js';
@@ -130,8 +130,16 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const RESULTS = 'bench/results/engine.json';
 
 /** Results are merged into engine.json section by section, so an interrupted run keeps what it measured. */
+/**
+ * Records entries; each carries the thread count and CPU it was measured with, since a run of one
+ * section (`--only`) rewrites the file-level machine fields that the other entries were measured under.
+ */
 function record(results: Results, entries: Results): void {
-  saveResults(RESULTS, results, entries, { threads, native_bf16: nativeBf16, command: 'make bench' });
+  const machine = { threads, cpu: cpus()[0]?.model ?? 'unknown', date: new Date().toISOString().slice(0, 10) };
+  const stamped = Object.fromEntries(
+    Object.entries(entries).map(([k, v]) => [k, { ...(v as Record<string, unknown>), measured_with: machine }]),
+  );
+  saveResults(RESULTS, results, stamped, { threads, native_bf16: nativeBf16, command: 'make bench' });
   updateDoc(results);
   log(JSON.stringify(entries));
 }
