@@ -1,6 +1,6 @@
 // What an SSL algorithm is to the trainer: a hyperparameter schema and a loss on one batch.
 // Shared pieces (confidence mask, sharpening, ramp-up) are named functions the algorithms call.
-import { cat, tidy, type Tensor } from '../tensor/index.js';
+import { cat, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import type { Classifier } from '../nn/index.js';
 import type { ParamSchema, ParamValues } from '../util/params.js';
 
@@ -21,6 +21,8 @@ export interface SslContext {
   numClasses: number;
   /** Training progress in [0, 1] (step / total steps), for ramp-ups. */
   progress: number;
+  /** Labeled images over the whole run (steps × labeled batch), for ramps given in images. */
+  trainImages: number;
   /** Mean per-channel pixel std of the data: converts normalised-space sizes to [0, 1] pixel units. */
   pixelStd: number;
   /** Logits (float32) of images in [0, 1]: normalises, then runs `model` (default: the live model). */
@@ -48,6 +50,27 @@ export interface Algorithm<S extends ParamSchema = ParamSchema> {
 
 export function defineAlgorithm<S extends ParamSchema>(a: Algorithm<S>): Algorithm<S> {
   return a;
+}
+
+/**
+ * Runs fn with `model` in train mode, as the reference runs Mean Teacher's teacher
+ * (`training=True` with the EMA weights): BatchNorm normalises with the batch's own statistics.
+ * Its running statistics are left as they were (the reference applies only the student's updates),
+ * and the model goes back to its previous mode.
+ */
+export function withBatchStatistics<T>(model: Classifier, fn: () => T): T {
+  const wasTraining = model.training;
+  const saved = model.buffers().map((b) => b.clone());
+  model.train(true);
+  try {
+    return fn();
+  } finally {
+    model.train(wasTraining);
+    model.buffers().forEach((b, i) => {
+      noGrad(() => b.copy_(saved[i]));
+      saved[i].dispose();
+    });
+  }
 }
 
 /** 1 where the largest class probability reaches the threshold, else 0 (float32, per row). */

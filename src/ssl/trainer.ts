@@ -321,6 +321,7 @@ export async function train(
       teacher: shadow,
       numClasses: labeled.numClasses,
       progress: step / o.steps,
+      trainImages: o.steps * o.batchSize,
       pixelStd,
       logits,
       weak,

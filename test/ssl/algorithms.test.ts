@@ -1,9 +1,9 @@
 // Each algorithm's loss on a fixed tiny batch with fixed augmentations, against PyTorch
 // (scripts/make_ssl_fixtures.py); the unsupervised term is non-zero and one step changes every parameter.
 import { describe, expect, it } from 'vitest';
-import { manualSeed, tidy, type Tensor } from '../../src/tensor/index.js';
-import { Mlp, Sgd } from '../../src/nn/index.js';
-import { ALGORITHMS, type AlgorithmName, type SslContext } from '../../src/ssl/index.js';
+import { manualSeed, noGrad, randn, tidy, type Tensor } from '../../src/tensor/index.js';
+import { Mlp, Sgd, SmallCnn } from '../../src/nn/index.js';
+import { ALGORITHMS, withBatchStatistics, type AlgorithmName, type SslContext } from '../../src/ssl/index.js';
 import { resolveParams } from '../../src/util/params.js';
 import { expectClose, loadFixture } from '../helpers.js';
 
@@ -23,6 +23,7 @@ function context(model: Mlp, teacher: Mlp, progress: number): SslContext {
     teacher,
     numClasses: 4,
     progress,
+    trainImages: 1000,
     pixelStd: 1,
     logits: (x: Tensor, m = model) => m.forward(x),
     weak: (x: Tensor) => x.add(0.05 * ++k),
@@ -103,5 +104,66 @@ describe('hyperparameters', () => {
     );
     expect(() => resolveParams('mixmatch', ALGORITHMS.mixmatch.params, { k: 1.5 })).toThrow(/k must be an integer/);
     expect(resolveParams('fixmatch', ALGORITHMS.fixmatch.params)).toEqual({ threshold: 0.95, wu: 1 });
+  });
+});
+
+describe("Mean Teacher's teacher", () => {
+  it('normalises with the batch statistics, leaves its running statistics and mode as they were', () => {
+    manualSeed(5);
+    const teacher = new SmallCnn({ width: 4 });
+    teacher.eval();
+    const x = randn([8, 1, 28, 28]).mul(2).add(1);
+    const stats = teacher.buffers().map((b) => b.clone());
+    const seen: boolean[] = [];
+    const out = noGrad(() =>
+      withBatchStatistics(teacher, () => {
+        seen.push(teacher.training);
+        return teacher.forward(x);
+      }),
+    );
+    expect(seen).toEqual([true]);
+    expect(teacher.training).toBe(false);
+    teacher.buffers().forEach((b, i) => expectClose(b, stats[i], 0, 0, `buffer ${i}`));
+    const evalOut = noGrad(() => teacher.forward(x));
+    expect(tidy(() => evalOut.sub(out).abs().max().item())).toBeGreaterThan(1e-3);
+    teacher.train(true);
+    expectClose(
+      noGrad(() => teacher.forward(x)),
+      out,
+      1e-6,
+      1e-5,
+      'train-mode forward',
+    );
+    [x, out, evalOut, ...stats].forEach((t) => t.dispose());
+    teacher.dispose();
+  });
+});
+
+describe("MixMatch's ramp of the unlabeled weight", () => {
+  const impliedWeight = (progress: number, trainImages: number): number => {
+    manualSeed(2);
+    const model = mlpFrom('model.');
+    const teacher = mlpFrom('teacher.');
+    const params = resolveParams('mixmatch', ALGORITHMS.mixmatch.params, {});
+    const w = tidy(() => {
+      const ctx = { ...context(model, teacher, progress), trainImages };
+      const out = ALGORITHMS.mixmatch.loss(ctx, { xl: fx.xl, yl: fx.yl, xu: fx.xu }, params as never);
+      return (out.loss.item() - out.metrics.loss_x.item()) / out.metrics.loss_u.item();
+    });
+    model.dispose();
+    teacher.dispose();
+    return w;
+  };
+
+  it("spans the reference's 1024 kimg in a run long enough for it", () => {
+    const images = 2 ** 20 * 64; // the reference's 2^20 steps of 64 labeled images
+    expect(impliedWeight(8192 / 2 ** 20, images)).toBeCloseTo(75 / 2, 2); // half-way through 16384 steps
+    expect(impliedWeight(0.5, images)).toBeCloseTo(75, 2);
+  });
+
+  it('spans at most 40% of a short run', () => {
+    const images = 1500 * 32;
+    expect(impliedWeight(0.2, images)).toBeCloseTo(75 / 2, 2);
+    expect(impliedWeight(0.4, images)).toBeCloseTo(75, 2);
   });
 });

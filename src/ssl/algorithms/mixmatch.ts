@@ -1,6 +1,10 @@
 // MixMatch (Berthelot et al. 2019): average predictions over K weak views, sharpen, then MixUp
 // labeled and unlabeled examples together; cross-entropy on labeled mixes, squared error on the
-// unlabeled ones (paper defaults: K 2, T 0.5, α 0.75, λU 75 ramped up).
+// unlabeled ones (paper defaults: K 2, T 0.5, α 0.75, λU 75 ramped up). The reference ramps λU
+// over the first 1024 kimg of labeled images (16k steps of its 1M); a run shorter than that ramps
+// over at most 40% of its steps (the other methods' ramp in the same codebase): squeezing the ramp
+// into 1/64 of a short run weighted the unlabeled loss fully within a few dozen steps, before the
+// labels had taught the model anything, and training collapsed (20% test accuracy at 40 labels).
 import { cat, crossEntropy, mseLoss, noGrad, oneHot, tidy, type Tensor } from '../../tensor/index.js';
 import { mixup } from '../../data/augment.js';
 import { num } from '../../util/params.js';
@@ -13,7 +17,8 @@ export const mixmatch = defineAlgorithm({
     temperature: num(0.5, 'sharpening temperature', { min: 1e-3 }),
     alpha: num(0.75, 'Beta(α, α) parameter of MixUp', { min: 1e-3 }),
     wu: num(75, 'weight of the unlabeled squared-error loss', { min: 0 }),
-    warmup: num(1 / 64, 'fraction of training over which the weight ramps up (1024 kimg of 2^26)', { min: 0, max: 1 }),
+    warmupKimg: num(1024, 'labeled images (in 1024s) over which the weight ramps up, as the reference', { min: 0 }),
+    warmupMax: num(0.4, 'longest ramp, as a fraction of training (short runs)', { min: 0, max: 1 }),
   },
   unlabeled: true,
   loss(ctx, b, p) {
@@ -36,7 +41,7 @@ export const mixmatch = defineAlgorithm({
     const [yx, yu] = mixed.y.split([nl, nu * p.k]);
     const lossX = crossEntropy(lx, yx);
     const lossU = mseLoss(lu.softmax(1), yu);
-    const w = p.wu * rampUp(ctx.progress, p.warmup);
+    const w = p.wu * rampUp(ctx.progress, Math.min((p.warmupKimg * 1024) / ctx.trainImages, p.warmupMax));
     return { loss: lossX.add(lossU.mul(w)), metrics: { loss_x: lossX, loss_u: lossU } };
   },
 });
