@@ -1,8 +1,8 @@
 // Mean Teacher (Tarvainen & Valpola 2017): the EMA model's prediction on one weak view is the
 // target for the live model's prediction on another (squared error of the softmaxes). The teacher
 // runs in train mode, on the batch's statistics, as in the reference: in eval mode its BatchNorm
-// uses running statistics that lag the fast-changing early weights, and the student collapses
-// onto those predictions (22.9% test accuracy at 40 labels, where train mode gives far more).
+// used running statistics that lag the fast-changing early weights, and the student collapsed onto
+// those predictions (22.9% test accuracy at 40 labels and 1500 steps; 56.0% in train mode).
 import { cat, crossEntropy, mseLoss, noGrad } from '../../tensor/index.js';
 import { num } from '../../util/params.js';
 import { defineAlgorithm, rampUp, withBatchStatistics } from '../algorithm.js';
