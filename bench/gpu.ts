@@ -76,17 +76,16 @@ function lossAndGrads(kind: ModelKind, on: Device, bf16: boolean): { loss: numbe
   if (on !== 'cpu') model.to(on);
   model.train();
   manualSeed(1);
-  const x = randn([64, 1, 28, 28]);
-  const y = randint(0, 10, [64]);
-  return tidy(() => {
-    const loss = autocast(() => crossEntropy(model.forward(x.toDevice(on)), y.toDevice(on)), {
-      enabled: bf16,
-      device: on,
-    });
+  const out = tidy(() => {
+    const x = randn([64, 1, 28, 28]).toDevice(on);
+    const y = randint(0, 10, [64]).toDevice(on);
+    const loss = autocast(() => crossEntropy(model.forward(x), y), { enabled: bf16, device: on });
     loss.backward();
     const grads = model.parameters().map((p) => (p.grad as Tensor).to('float32', 'cpu').data() as Float32Array);
     return { loss: loss.item(), grads };
   });
+  model.dispose();
+  return out;
 }
 
 /** ‖g_device − g_cpu‖ / ‖g_cpu‖ over all parameters' gradients together. */
