@@ -145,6 +145,7 @@ async function stepSection(): Promise<void> {
         ratio: round(pytorch / ours, 2),
         pytorch_ms_by_dataloader_workers: byWorkers,
         setting: 'CNN width 32, Fashion-MNIST 28×28×1, B = 64, μ = 7, RandAugment + Cutout, EMA',
+        threads,
       },
       unlabeled_batch_augmentation: {
         ours_ms: round(augOurs),
@@ -318,7 +319,13 @@ async function targetSection(): Promise<void> {
 
 function updateDoc(): void {
   const step = results.fixmatch_step_vs_pytorch as
-    | { ours_ms: number; pytorch_ms: number; ratio: number; pytorch_ms_by_dataloader_workers: Record<string, number> }
+    | {
+        ours_ms: number;
+        pytorch_ms: number;
+        ratio: number;
+        pytorch_ms_by_dataloader_workers: Record<string, number>;
+        threads?: number;
+      }
     | undefined;
   const aug = results.unlabeled_batch_augmentation as
     | { ours_ms: number; pytorch_pil_ms: number; ratio: number }
@@ -330,13 +337,14 @@ function updateDoc(): void {
     return e ? `${(100 * e.test_accuracy).toFixed(2)}% (${e.minutes} min)` : 'not measured';
   };
   const lines = [
-    `Machine: ${String(results.cpu ?? 'not measured')}, ${String(results.threads ?? threads)} threads; ${String(results.date ?? '')}; command \`npx tsx bench/trainers.ts\`.`,
+    // Sections run separately with different thread counts: each states its own.
+    `Machine: ${String(results.cpu ?? 'not measured')}; last run ${String(results.date ?? '')}; command \`npx tsx bench/trainers.ts\`.`,
     '',
     '### One FixMatch step, ours vs PyTorch with per-image augmentation',
     '',
     step
       ? [
-          '| FixMatch step (B = 64, μ = 7, CNN width 32, RandAugment) | ms |',
+          `| FixMatch step (B = 64, μ = 7, CNN width 32, RandAugment; ${step.threads ?? '?'} thread(s) each side) | ms |`,
           '|---|---|',
           `| ours (batched augmentation on tensors) | ${step.ours_ms} |`,
           ...Object.entries(step.pytorch_ms_by_dataloader_workers).map(
