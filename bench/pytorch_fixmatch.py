@@ -145,8 +145,9 @@ def main():
     per_class = 25  # 250 labels, balanced
     lab = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(10)])
     unl = np.setdiff1d(np.arange(len(images)), lab)
-    common = dict(num_workers=workers, drop_last=True, shuffle=True, persistent_workers=workers > 0,
-                  pin_memory=os.environ.get("BENCH_DEVICE", "cpu").startswith("cuda"))
+    device = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
+    cuda = device.type == "cuda"
+    common = dict(num_workers=workers, drop_last=True, shuffle=True, persistent_workers=workers > 0, pin_memory=cuda)
     lx = forever(torch.utils.data.DataLoader(Labeled(images[lab], labels[lab]), batch_size=batch, **common))
     ux = forever(torch.utils.data.DataLoader(Unlabeled(images[unl]), batch_size=batch * uratio, **common))
 
@@ -163,8 +164,6 @@ def main():
         print(json.dumps({"median_ms": times[len(times) // 2], "batches": steps}))
         return
 
-    device = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
-    cuda = device.type == "cuda"
     if os.environ.get("BENCH_MODEL", "cnn") == "wrn28_2":
         model, ema = WideResNet(in_channels=1), WideResNet(in_channels=1)
     else:
