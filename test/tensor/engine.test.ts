@@ -3,7 +3,8 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { native } from '../../src/tensor/native.js';
 import {
   arange,
   autocast,
@@ -207,6 +208,28 @@ describe('autocast', () => {
       expect(off.dtype).toBe('float32');
       expect(conv2d(x, w).dtype).toBe('float32');
     });
+  });
+
+  it("switches CUDA's autocast to bfloat16 by default and restores it, and refuses float16 on the CPU", () => {
+    // No GPU here: libtorch's CUDA autocast state is still a switch that can be observed.
+    const calls: unknown[][] = [];
+    const original = native.setAutocast.bind(native);
+    const spy = vi.spyOn(native, 'setAutocast').mockImplementation((...args: Parameters<typeof original>) => {
+      calls.push(args);
+      return original(...args);
+    });
+    try {
+      expect(autocast(() => 7, { device: 'cuda:0' })).toBe(7);
+      expect(calls).toEqual([
+        ['cuda', true, 'bfloat16'],
+        ['cuda', false, 'bfloat16'],
+      ]);
+      autocast(() => 0, { device: 'cuda', dtype: 'float16' });
+      expect(calls[2]).toEqual(['cuda', true, 'float16']);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(() => autocast(() => 0, { dtype: 'float16' })).toThrow(/CPU autocast supports bfloat16 only/);
   });
 });
 
