@@ -33,10 +33,10 @@ export function saveResults(path: string, results: Results, entries: Results, ma
 }
 
 /** Replaces the `<!-- name:start -->…<!-- name:end -->` section of docs/BENCHMARKS.md (appending it when absent). */
-export function updateDocSection(name: string, body: string): void {
+export function updateDocSection(name: string, body: string, script = name): void {
   const path = 'docs/BENCHMARKS.md';
   const doc = readFileSync(path, 'utf8');
-  const section = `<!-- ${name}:start (written by bench/${name}.ts) -->\n${body}\n<!-- ${name}:end -->`;
+  const section = `<!-- ${name}:start (written by bench/${script}.ts) -->\n${body}\n<!-- ${name}:end -->`;
   const re = new RegExp(`<!-- ${name}:start[\\s\\S]*?<!-- ${name}:end -->`);
   writeFileAtomic(path, Buffer.from(re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`));
 }

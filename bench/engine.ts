@@ -24,6 +24,13 @@ import {
 
 const opts = new Command()
   .option('--threads <n>', 'threads for both engines', String(availableParallelism()))
+  .option(
+    '--python <path>',
+    'the Python whose torch is the reference (Debian python3-torch by default)',
+    '/usr/bin/python3',
+  )
+  .option('--results <file>', 'results file to merge into', 'bench/results/engine.json')
+  .option('--section <name>', 'section of docs/BENCHMARKS.md to write', 'engine')
   .option('--accuracy-steps <n>', 'steps of the float32-vs-bfloat16 Fashion-MNIST run', '500')
   .option('--tfjs-steps <n>', 'timed TF.js steps (each takes minutes)', '1')
   .option(
@@ -32,7 +39,15 @@ const opts = new Command()
     'cnn,wrn28_2,tfjs,accuracy',
   )
   .parse()
-  .opts<{ threads: string; accuracySteps: string; tfjsSteps: string; only: string }>();
+  .opts<{
+    threads: string;
+    python: string;
+    results: string;
+    section: string;
+    accuracySteps: string;
+    tfjsSteps: string;
+    only: string;
+  }>();
 const sections = new Set(opts.only.split(',').map((s) => s.trim()));
 const threads = Number(opts.threads);
 setNumThreads(threads);
@@ -70,11 +85,15 @@ async function timeOurs(kind: 'cnn' | 'wrn', bf16: boolean, warmup: number, step
   return median(times);
 }
 
+let pytorchVersion: string | undefined;
+
 function timePytorch(kind: 'cnn' | 'wrn', bf16: boolean, warmup: number, steps: number): number {
   const args = ['bench/pytorch_engine.py', String(threads), kind, String(warmup), String(steps)];
   if (bf16) args.push('bf16');
-  const out = execFileSync('/usr/bin/python3', args, { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop()!).median_ms;
+  const out = execFileSync(opts.python, args, { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { median_ms: number; version?: string };
+  pytorchVersion = r.version;
+  return r.median_ms;
 }
 
 /** The same CNN in TF.js layers on the pure-JS CPU backend. */
@@ -127,7 +146,7 @@ async function accuracyRun(bf16: boolean, steps: number): Promise<number> {
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-const RESULTS = 'bench/results/engine.json';
+const RESULTS = opts.results;
 
 /** Results are merged into engine.json section by section, so an interrupted run keeps what it measured. */
 /**
@@ -139,7 +158,14 @@ function record(results: Results, entries: Results): void {
   const stamped = Object.fromEntries(
     Object.entries(entries).map(([k, v]) => [k, { ...(v as Record<string, unknown>), measured_with: machine }]),
   );
-  saveResults(RESULTS, results, stamped, { threads, native_bf16: nativeBf16, command: 'make bench' });
+  const command =
+    RESULTS === 'bench/results/engine.json' ? 'make bench' : `bench/engine.ts ${process.argv.slice(2).join(' ')}`;
+  saveResults(RESULTS, results, stamped, {
+    threads,
+    native_bf16: nativeBf16,
+    command,
+    ...(pytorchVersion ? { pytorch_version: pytorchVersion } : {}),
+  });
   updateDoc(results);
   log(JSON.stringify(entries));
 }
@@ -222,24 +248,34 @@ function updateDoc(r: Record<string, unknown>): void {
     | { steps: number; float32: number; bfloat16: number; difference_points: number }
     | undefined;
   const tfjs = r.tfjs_cnn as { ours_ms: number; tfjs_ms: number; ratio: number } | undefined;
+  // A results file of its own (another machine, `--results`) lists only what was measured there.
+  const own = opts.results !== 'bench/results/engine.json';
   const section = [
     `Machine: ${r.cpu}, ${r.threads} threads, native bfloat16: ${r.native_bf16 ? 'yes' : 'no (AVX2 only: bfloat16 is emulated)'}; ${r.date}; command \`${r.command}\`.`,
     '',
-    '| one SGD step, batch 64 | ours (ms) | PyTorch 1.13 fp32 (ms) | PyTorch bf16 (ms) | ratio vs PyTorch fp32 | ratio vs PyTorch bf16 |',
+    `| one SGD step, batch 64 | ours (ms) | PyTorch ${String(r.pytorch_version ?? '1.13').split('+')[0]} fp32 (ms) | PyTorch bf16 (ms) | ratio vs PyTorch fp32 | ratio vs PyTorch bf16 |`,
     '|---|---|---|---|---|---|',
     fp('CNN 28×28×1, float32', 'cnn'),
     fp('WRN-28-2 32×32×3, float32', 'wrn28_2'),
     bf('CNN, bfloat16 autocast', 'cnn_bf16'),
     bf('WRN-28-2, bfloat16 autocast', 'wrn28_2_bf16'),
-    tfjs
-      ? `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${tfjs.ours_ms} | | | TF.js ${tfjs.tfjs_ms} ms: ours **${tfjs.ratio}×** faster | |`
-      : `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${missing} | | | | |`,
+    ...(tfjs
+      ? [
+          `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${tfjs.ours_ms} | | | TF.js ${tfjs.tfjs_ms} ms: ours **${tfjs.ratio}×** faster | |`,
+        ]
+      : own
+        ? []
+        : [`| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${missing} | | | | |`]),
     '',
-    acc
-      ? `bfloat16 vs float32 accuracy, width-16 CNN, ${acc.steps} steps on Fashion-MNIST (full test set): float32 ${acc.float32}%, bfloat16 ${acc.bfloat16}% (${acc.difference_points >= 0 ? '+' : ''}${acc.difference_points} points).`
-      : `bfloat16 vs float32 accuracy on Fashion-MNIST: ${missing}.`,
-  ].join('\n');
-  updateDocSection('engine', section);
+    own && !acc
+      ? ''
+      : acc
+        ? `bfloat16 vs float32 accuracy, width-16 CNN, ${acc.steps} steps on Fashion-MNIST (full test set): float32 ${acc.float32}%, bfloat16 ${acc.bfloat16}% (${acc.difference_points >= 0 ? '+' : ''}${acc.difference_points} points).`
+        : `bfloat16 vs float32 accuracy on Fashion-MNIST: ${missing}.`,
+  ]
+    .join('\n')
+    .trimEnd();
+  updateDocSection(opts.section, section, 'engine');
 }
 
 await main();

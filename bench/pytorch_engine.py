@@ -56,7 +56,7 @@ def main():
         sync(device)
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    print(json.dumps({"median_ms": times[len(times) // 2], "steps": steps, "threads": torch.get_num_threads()}))
+    print(json.dumps({"median_ms": times[len(times) // 2], "steps": steps, "threads": torch.get_num_threads(), "version": torch.__version__}))
 
 
 if __name__ == "__main__":
