@@ -27,8 +27,11 @@ const DETECTORS: ScanSettings[] = [
 /**
  * The CPU-scale demo: FixMatch with 40 labels and a small unlabeled set, so that each poison is
  * seen often enough within minutes; the share of poisons is far above the paper's 0.1–0.5% (which
- * needs 2^20 steps on a GPU). Target: test image #0, an ankle boot, to be labeled "sneaker"; source:
- * labeled image #28 of the split (a sneaker).
+ * needs 2^20 steps on a GPU). The pair is the one drawn by seed 6 of the eight-pair study
+ * (specs/cpu/attack-small-set.yaml), whose label front crosses the whole bridge earliest of the
+ * successes: target test image #6581, a dress, to be labeled "pullover"; source: labeled image #9
+ * of the split (a pullover). 2000 steps carry the label to x* (1600 stop one poison short), so the
+ * three runs fit in the 20-minute budget on 2 cores.
  */
 const DEMO_TRIAL: Partial<TrialConfig> = {
   dataset: 'fashion-mnist',
@@ -37,24 +40,24 @@ const DEMO_TRIAL: Partial<TrialConfig> = {
   algorithm: 'fixmatch',
   model: 'cnn',
   width: 12,
-  steps: 3000,
+  steps: 2000,
   batch: 32,
   uratio: 3,
   epochImages: 2048,
   testEvery: 1000,
   count: 40,
   density: '1.5-x',
-  target: 0,
-  desired: 7,
-  source: 28,
-  seed: 1,
+  target: 6581,
+  desired: 2,
+  source: 9,
+  seed: 6,
   splitSeed: 1,
   trainSeed: 1,
 };
 
 export const DEMO_SETTINGS = {
   full: {
-    summary: 'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (20% of them), CNN width 12, 3000 steps per run',
+    summary: 'FixMatch, 40 labels, 200 unlabeled images + 40 poisons (20% of them), CNN width 12, 2000 steps per run',
     trial: DEMO_TRIAL,
     detectors: DETECTORS,
   },
