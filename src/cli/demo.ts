@@ -3,7 +3,7 @@
 // detectors on the poisoned run, the flagged examples removed, the victim retrained; a summary
 // table, an HTML report with every figure, and a one-line verdict last.
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DATASETS, type ImageSet } from '../data/index.js';
 import { DEMO_SETTINGS, runDemo, type DemoName, type DemoResult } from '../experiment/index.js';
 import {
@@ -16,7 +16,7 @@ import {
   type ReportFigure,
   type Table,
 } from '../report/index.js';
-import { checkDevice } from '../tensor/index.js';
+import { checkDevice, resolveBf16 } from '../tensor/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { int } from './options.js';
 import { progressGroup, type Progress } from './progress.js';
@@ -28,6 +28,7 @@ interface DemoFlags {
   steps?: number;
   sequential: boolean;
   device: string;
+  precision?: 'auto' | 'bf16' | 'fp32';
 }
 
 const CLASSES = DATASETS['fashion-mnist'].classNames;
@@ -146,6 +147,12 @@ export function registerDemo(program: Command): void {
     .option('--threads <n>', 'libtorch threads (default: all cores)', int(1))
     .option('--sequential', 'train the clean and the poisoned run one after the other, not side by side', false)
     .option('--device <d>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
+    .addOption(
+      new Option(
+        '--precision <p>',
+        "'bf16' autocast, 'fp32', or 'auto' (bf16 on CUDA and native-bf16 CPUs); default: the setting's (fp32)",
+      ).choices(['auto', 'bf16', 'fp32']),
+    )
     .action(async (f: DemoFlags) => {
       const device = checkDevice(f.device);
       const kind: DemoName = f.quick ? 'quick' : 'full';
@@ -156,7 +163,10 @@ export function registerDemo(program: Command): void {
       console.log(
         'learner so that one chosen test image gets the label the attacker wants (Carlini, USENIX Security 2021).',
       );
+      const precision = f.precision ?? setting.trial.precision ?? 'auto';
+      const bf16 = resolveBf16(precision === 'auto' ? 'auto' : precision === 'bf16', device);
       console.log(`Setting: ${setting.summary}${f.steps ? ` (${steps} steps requested)` : ''}.`);
+      console.log(`Precision: ${bf16 ? 'bfloat16 autocast' : 'float32'} on ${device}.`);
       console.log(
         `The paper poisons 0.1–0.5% of CIFAR-10's unlabeled set over 2^20 GPU steps; at CPU scale each poison must be seen`,
       );
@@ -173,7 +183,7 @@ export function registerDemo(program: Command): void {
         threads: f.threads,
         parallel: f.sequential ? false : undefined,
         device,
-        overrides: f.steps ? { steps } : {},
+        overrides: { ...(f.steps ? { steps } : {}), ...(f.precision ? { precision: f.precision } : {}) },
         onStep: (phase, step, total) => {
           let bar = bars.get(phase);
           if (!bar) {

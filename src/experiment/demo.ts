@@ -31,7 +31,7 @@ const DETECTORS: ScanSettings[] = [
  * (specs/cpu/attack-small-set.yaml), whose label front crosses the whole bridge earliest of the
  * successes: target test image #6581, a dress, to be labeled "pullover"; source: labeled image #9
  * of the split (a pullover). 2000 steps carry the label to x* (1600 stop one poison short), so the
- * three runs fit in the 20-minute budget on 2 cores.
+ * three runs fit in the 20-minute budget on 2 cores in float32.
  */
 const DEMO_TRIAL: Partial<TrialConfig> = {
   dataset: 'fashion-mnist',
@@ -53,6 +53,10 @@ const DEMO_TRIAL: Partial<TrialConfig> = {
   seed: 6,
   splitSeed: 1,
   trainSeed: 1,
+  // float32 everywhere: the setting's margin is thin (1600 steps fail), and bfloat16 autocast,
+  // which `auto` picks on CUDA and on CPUs with native bfloat16, takes another trajectory that
+  // ended one poison short on an H200.
+  precision: 'fp32',
 };
 
 export const DEMO_SETTINGS = {

@@ -20,6 +20,7 @@ describe('semipoison demo', () => {
     expect(r.code).toBe(0);
     for (const phase of ['without poisons', 'with poisons', 'after the defense'])
       expect(r.err).toContain(`${phase}: 300/300`);
+    expect(r.out).toMatch(/^Precision: float32 on cpu\.$/m);
     expect(r.out).toMatch(/Label of each poison from x′ to x\*/);
     expect(r.out).toMatch(/^dynamics\s+\d+/m);
     expect(r.out).toMatch(/^collinear\s+\d+/m);
@@ -47,6 +48,7 @@ describe('semipoison demo', () => {
     [['demo', '--steps', '0'], /expected an integer >= 1, got '0'/],
     [['demo', '--threads', '-1'], /expected an integer >= 1/],
     [['demo', '--device', 'tpu'], /unknown device 'tpu'/],
+    [['demo', '--precision', 'fp16'], /--precision <p>' argument 'fp16' is invalid/],
     [['demo', '--device', 'cuda'], /no CUDA device/],
     [['nonsense'], /unknown command 'nonsense'/],
   ])('rejects %j', (args, message) => {
