@@ -54,8 +54,8 @@ const DEMO_TRIAL: Partial<TrialConfig> = {
   splitSeed: 1,
   trainSeed: 1,
   // float32 everywhere: the setting's margin is thin (1600 steps fail), and bfloat16 autocast,
-  // which `auto` picks on CUDA and on CPUs with native bfloat16, takes another trajectory that
-  // ended one poison short on an H200.
+  // which `auto` picks on CUDA and on CPUs with native bfloat16, takes another trajectory, one
+  // that reached x* too late for the final model on an H200.
   precision: 'fp32',
 };
 
