@@ -170,7 +170,12 @@ export function registerDemo(program: Command): void {
       console.log(
         `The paper poisons 0.1–0.5% of CIFAR-10's unlabeled set over 2^20 GPU steps; at CPU scale each poison must be seen`,
       );
-      console.log('about as often in minutes, so the unlabeled set is small and the share of poisons large.');
+      console.log(
+        'about as often in minutes, so the unlabeled set is small and the share of poisons large: 20% is the',
+      );
+      console.log(
+        'smallest share that carried the label to x* in the CPU study (1% and 5% stalled; docs/REPRODUCTION.md).',
+      );
       const group = progressGroup();
       const bars = new Map<string, Progress>();
       const titles: Record<string, string> = {

@@ -21,6 +21,7 @@ describe('semipoison demo', () => {
     for (const phase of ['without poisons', 'with poisons', 'after the defense'])
       expect(r.err).toContain(`${phase}: 300/300`);
     expect(r.out).toMatch(/^Precision: float32 on cpu\.$/m);
+    expect(r.out).toMatch(/0\.1–0\.5%[\s\S]*20% is the\nsmallest share that carried the label to x\*/);
     expect(r.out).toMatch(/Label of each poison from x′ to x\*/);
     expect(r.out).toMatch(/^dynamics\s+\d+/m);
     expect(r.out).toMatch(/^collinear\s+\d+/m);
