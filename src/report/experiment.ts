@@ -207,14 +207,18 @@ export function experimentFigures(input: ExperimentReportInput): ReportFigureSpe
     });
   }
   const walked = d.filter((t) => t.result.propagation.epochs.length && t.result.propagation.alphas.length);
+  const cellFields = groupingFields(input.trials);
   if (walked.length >= 2) {
     figures.push({
       name: 'bridge-front',
       caption:
         'Share of each trial’s bridge labeled y* over training: a failed trial’s line levels off where the label stopped between x′ and x*.',
       spec: bridgeFrontSpec(
+        // One line per trial: the grid cell names it apart from trials of the same pair and seed.
         walked.map((t) => ({
-          label: `#${t.result.target} ${t.result.trueLabel} → ${t.result.desired} (seed ${t.config.seed})`,
+          label: `#${t.result.target} ${t.result.trueLabel} → ${t.result.desired} (seed ${t.config.seed}${
+            cellFields.length ? `, ${groupKey(t, cellFields)}` : ''
+          })`,
           success: t.result.success,
           points: bridgeFront({ ...t.result.propagation, desired: t.result.desired, trueLabel: t.result.trueLabel }),
         })),

@@ -69,6 +69,14 @@ describe('experiment report', () => {
     const front = figures.find((f) => f.name === 'bridge-front')!.spec;
     const lines = new Set((front.data as { values: { trial: string }[] }).values.map((v) => v.trial));
     expect(lines.size).toBe(storedTrials().filter((t) => t.result?.propagation.epochs.length).length);
+    // Cells of the grid that share the pair and the seed (as Table 3's densities do) keep their own lines.
+    const samePair = storedTrials().map((t) =>
+      t.result ? { ...t, result: { ...t.result, target: 5, trueLabel: 1, desired: 2 } } : t,
+    );
+    const sameFront = experimentFigures({ name: 'ratios', trials: samePair }).find((f) => f.name === 'bridge-front')!;
+    const sameLines = new Set((sameFront.spec.data as { values: { trial: string }[] }).values.map((v) => v.trial));
+    expect(sameLines.size).toBe(lines.size);
+    expect([...sameLines].every((l) => /ratio=/.test(l))).toBe(true);
     expect(experimentFigures({ name: 'none', trials: [] })).toEqual([]);
   });
 
