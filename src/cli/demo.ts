@@ -5,7 +5,14 @@
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DATASETS, type ImageSet } from '../data/index.js';
-import { DEMO_SETTINGS, runDemo, type DemoName, type DemoResult } from '../experiment/index.js';
+import {
+  DEMO_SETTINGS,
+  runDemo,
+  usesBf16,
+  type DemoName,
+  type DemoResult,
+  type Precision,
+} from '../experiment/index.js';
 import {
   imageGrid,
   labelPropagationSpec,
@@ -16,7 +23,7 @@ import {
   type ReportFigure,
   type Table,
 } from '../report/index.js';
-import { checkDevice, resolveBf16 } from '../tensor/index.js';
+import { checkDevice } from '../tensor/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { int } from './options.js';
 import { progressGroup, type Progress } from './progress.js';
@@ -28,7 +35,7 @@ interface DemoFlags {
   steps?: number;
   sequential: boolean;
   device: string;
-  precision?: 'auto' | 'bf16' | 'fp32';
+  precision?: Precision;
 }
 
 const CLASSES = DATASETS['fashion-mnist'].classNames;
@@ -163,8 +170,7 @@ export function registerDemo(program: Command): void {
       console.log(
         'learner so that one chosen test image gets the label the attacker wants (Carlini, USENIX Security 2021).',
       );
-      const precision = f.precision ?? setting.trial.precision ?? 'auto';
-      const bf16 = resolveBf16(precision === 'auto' ? 'auto' : precision === 'bf16', device);
+      const bf16 = usesBf16(f.precision ?? setting.trial.precision ?? 'auto', device);
       console.log(`Setting: ${setting.summary}${f.steps ? ` (${steps} steps requested)` : ''}.`);
       console.log(`Precision: ${bf16 ? 'bfloat16 autocast' : 'float32'} on ${device}.`);
       console.log(

@@ -7,10 +7,16 @@ import { DATASETS, type DatasetName } from '../data/index.js';
 import { DEFENSES, type DefenseName } from '../defense/index.js';
 import { MODELS, type ModelName } from '../nn/index.js';
 import { ALGORITHMS, type AlgorithmName } from '../ssl/index.js';
+import { resolveBf16, type Device } from '../tensor/index.js';
 import { num, resolveParams, type ParamSchema } from '../util/params.js';
 import { configHash } from './hash.js';
 
 export type Precision = 'auto' | 'bf16' | 'fp32';
+
+/** Whether a trial of this precision trains with bfloat16 autocast on the device ('auto': where it is fast). */
+export function usesBf16(precision: Precision, device: Device): boolean {
+  return resolveBf16(precision === 'auto' ? 'auto' : precision === 'bf16', device);
+}
 
 /**
  * Variants that need a trained network before crafting, so they live at the trial level: the

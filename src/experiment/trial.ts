@@ -19,10 +19,10 @@ import {
 } from '../data/index.js';
 import type { DefenseName, Evaluation } from '../defense/index.js';
 import type { StepInfo, TrainOptions } from '../ssl/index.js';
-import { checkDevice, resolveBf16, setFlushDenormal, setNumThreads, type Device } from '../tensor/index.js';
+import { checkDevice, setFlushDenormal, setNumThreads, type Device } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { seededRandom } from '../util/random.js';
-import { resolveTrialConfig, TRIAL_VARIANTS, trialDirName, trialId, type TrialConfig } from './config.js';
+import { resolveTrialConfig, TRIAL_VARIANTS, trialDirName, trialId, usesBf16, type TrialConfig } from './config.js';
 import { scanUnlabeled, type DefenseSettings, type Scan } from './defend.js';
 import { configHash } from './hash.js';
 import { lockRun } from './lock.js';
@@ -368,7 +368,7 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
   if (opts.threads !== undefined) setNumThreads(opts.threads);
   setFlushDenormal(true);
   const device = checkDevice(opts.device ?? 'cpu');
-  const bf16 = resolveBf16(c.precision === 'auto' ? 'auto' : c.precision === 'bf16', device);
+  const bf16 = usesBf16(c.precision, device);
 
   const train = await dataset(c.dataset, 'train', opts.dataDir);
   const test = await dataset(c.dataset, 'test', opts.dataDir);

@@ -10,7 +10,9 @@ import {
   SpecError,
   trialId,
   varyingFields,
+  usesBf16,
 } from '../../src/experiment/index.js';
+import { cpuHasNativeBf16 } from '../../src/tensor/index.js';
 import { tempDir } from './helpers.js';
 
 const GRID = `
@@ -114,5 +116,15 @@ describe('grid expansion', () => {
     const d = expandGrid(parseSpec('labels: 40\nsteps: 5\ndefense: dynamics\n', 'd.yaml'))[0];
     expect(c.id).not.toBe(d.id);
     expect(expandGrid(parseSpec('labels: [40, 40]\nsteps: 5\n', 'e.yaml'))).toHaveLength(1);
+  });
+});
+
+describe('precision', () => {
+  it('trains in bfloat16 when asked, never with fp32, and with auto on CUDA and native-bfloat16 CPUs only', () => {
+    expect(usesBf16('bf16', 'cpu')).toBe(true);
+    expect(usesBf16('fp32', 'cuda')).toBe(false);
+    expect(usesBf16('fp32', 'cpu')).toBe(false);
+    expect(usesBf16('auto', 'cuda:1')).toBe(true);
+    expect(usesBf16('auto', 'cpu')).toBe(cpuHasNativeBf16());
   });
 });
