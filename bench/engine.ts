@@ -22,6 +22,9 @@ import {
   yieldToEventLoop,
 } from '../src/tensor/index.js';
 
+/** `make bench`'s own results file; another (`--results`, e.g. another machine) lists only what was measured there. */
+const DEFAULT_RESULTS = 'bench/results/engine.json';
+
 const opts = new Command()
   .option('--threads <n>', 'threads for both engines', String(availableParallelism()))
   .option(
@@ -29,7 +32,7 @@ const opts = new Command()
     'the Python whose torch is the reference (Debian python3-torch by default)',
     '/usr/bin/python3',
   )
-  .option('--results <file>', 'results file to merge into', 'bench/results/engine.json')
+  .option('--results <file>', 'results file to merge into', DEFAULT_RESULTS)
   .option('--section <name>', 'section of docs/BENCHMARKS.md to write', 'engine')
   .option('--data-dir <dir>', 'Fashion-MNIST IDX folder for the accuracy run (default: the system one)')
   .option('--accuracy-steps <n>', 'steps of the float32-vs-bfloat16 Fashion-MNIST run', '500')
@@ -147,6 +150,7 @@ async function accuracyRun(bf16: boolean, steps: number, train: ImageSet, test: 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const RESULTS = opts.results;
+const ownResults = RESULTS !== DEFAULT_RESULTS;
 
 /** Results are merged into engine.json section by section, so an interrupted run keeps what it measured. */
 /**
@@ -158,8 +162,7 @@ function record(results: Results, entries: Results): void {
   const stamped = Object.fromEntries(
     Object.entries(entries).map(([k, v]) => [k, { ...(v as Record<string, unknown>), measured_with: machine }]),
   );
-  const command =
-    RESULTS === 'bench/results/engine.json' ? 'make bench' : `bench/engine.ts ${process.argv.slice(2).join(' ')}`;
+  const command = ownResults ? `bench/engine.ts ${process.argv.slice(2).join(' ')}` : 'make bench';
   saveResults(RESULTS, results, stamped, {
     threads,
     native_bf16: nativeBf16,
@@ -250,11 +253,16 @@ function updateDoc(r: Record<string, unknown>): void {
   const acc = r.bf16_accuracy as
     | { steps: number; train_images?: number; float32: number; bfloat16: number; difference_points: number }
     | undefined;
-  const tfjs = r.tfjs_cnn as { ours_ms: number; tfjs_ms: number; ratio: number } | undefined;
-  // A results file of its own (another machine, `--results`) lists only what was measured there.
-  const own = opts.results !== 'bench/results/engine.json';
+  const tfjs = r.tfjs_cnn as { ours_ms: number; tfjs_ms: number; ratio: number; measured?: string } | undefined;
+  // The TF.js row is measured apart (its steps take minutes) and says when and how.
+  const tfjsNote = tfjs?.measured
+    ? ` (TF.js row: ${tfjs.measured.replace(/`npx tsx bench\/engine\.ts (.*)`/, '`$1`')}, one timed step after one warm-up; TF.js's CPU backend is single-threaded JavaScript)`
+    : '';
+  /** A measured line; an unmeasured one is listed as such in make bench's own file and left out of another. */
+  const line = (text: string | undefined, unmeasured: string): string[] =>
+    text !== undefined ? [text] : ownResults ? [] : [unmeasured];
   const section = [
-    `Machine: ${r.cpu}, ${r.threads} threads, native bfloat16: ${r.native_bf16 ? 'yes' : 'no (AVX2 only: bfloat16 is emulated)'}; ${r.date}; command \`${r.command}\`.`,
+    `Machine: ${r.cpu}, ${r.threads} threads, native bfloat16: ${r.native_bf16 ? 'yes' : 'no (AVX2 only: bfloat16 is emulated)'}; ${r.date}; command \`${r.command}\`${tfjsNote}.`,
     '',
     `| one SGD step, batch 64 | ours (ms) | PyTorch ${String(r.pytorch_version ?? '1.13').split('+')[0]} fp32 (ms) | PyTorch bf16 (ms) | ratio vs PyTorch fp32 | ratio vs PyTorch bf16 |`,
     '|---|---|---|---|---|---|',
@@ -262,19 +270,17 @@ function updateDoc(r: Record<string, unknown>): void {
     fp('WRN-28-2 32×32×3, float32', 'wrn28_2'),
     bf('CNN, bfloat16 autocast', 'cnn_bf16'),
     bf('WRN-28-2, bfloat16 autocast', 'wrn28_2_bf16'),
-    ...(tfjs
-      ? [
-          `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${tfjs.ours_ms} | | | TF.js ${tfjs.tfjs_ms} ms: ours **${tfjs.ratio}×** faster | |`,
-        ]
-      : own
-        ? []
-        : [`| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${missing} | | | | |`]),
+    ...line(
+      tfjs &&
+        `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${tfjs.ours_ms} | | | TF.js ${tfjs.tfjs_ms} ms: ours **${tfjs.ratio}×** faster | |`,
+      `| CNN on TF.js (\`@tensorflow/tfjs\`, cpu backend) | ${missing} | | | | |`,
+    ),
     '',
-    own && !acc
-      ? ''
-      : acc
-        ? `bfloat16 vs float32 accuracy, width-16 CNN, ${acc.steps} steps on Fashion-MNIST (${acc.train_images && acc.train_images < 60000 ? `the first ${acc.train_images} training images, ` : ''}full test set): float32 ${acc.float32}%, bfloat16 ${acc.bfloat16}% (${acc.difference_points >= 0 ? '+' : ''}${acc.difference_points} points).`
-        : `bfloat16 vs float32 accuracy on Fashion-MNIST: ${missing}.`,
+    ...line(
+      acc &&
+        `bfloat16 vs float32 accuracy, width-16 CNN, ${acc.steps} steps on Fashion-MNIST (${acc.train_images && acc.train_images < 60000 ? `the first ${acc.train_images} training images, ` : ''}full test set): float32 ${acc.float32}%, bfloat16 ${acc.bfloat16}% (${acc.difference_points >= 0 ? '+' : ''}${acc.difference_points} points).`,
+      `bfloat16 vs float32 accuracy on Fashion-MNIST: ${missing}.`,
+    ),
   ]
     .join('\n')
     .trimEnd();
