@@ -1,7 +1,14 @@
 // Exact k-nearest neighbours under squared Euclidean distance, by blocked matrix products in
 // libtorch: ‖a − b‖² = ‖a‖² + ‖b‖² − 2a·b, one block of query rows at a time, so memory stays at
 // block × M floats instead of N × M. Every detector shares it.
-import { callOp, noGrad, tidy, type Tensor } from '../tensor/index.js';
+//
+// A set's neighbours among itself (queries === keys, excludeSelf) use the symmetry of the distance
+// matrix: it is computed in square tiles of its upper triangle only, and each tile updates the running
+// k best of its rows and, transposed, those of its columns, which halves the matrix products.
+import { callOp, cat, full, keep, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
+
+/** Pushes a distance out of reach of topk. */
+const FAR = 3e38;
 
 export interface KnnResult {
   /** N×k neighbour indices, nearest first. */
@@ -16,6 +23,8 @@ export interface KnnOptions {
   excludeSelf?: boolean;
   /** Query rows per block (memory: block × M floats); about 256 MB by default. */
   blockSize?: number;
+  /** Side of the square tiles of a self-join (memory: two tiles); blockSize if given, else ~128 MB a tile. */
+  tileSize?: number;
 }
 
 /** For each row of queries (N×D), its k nearest rows of keys (M×D). */
@@ -29,6 +38,7 @@ export function knn(queries: Tensor, keys: Tensor, k: number, opts: KnnOptions =
   if (exclude && n !== m) throw new Error('knn: excludeSelf needs the queries to be the keys');
   const avail = m - (exclude ? 1 : 0);
   if (!Number.isInteger(k) || k < 1 || k > avail) throw new Error(`knn: k must be in [1, ${avail}], got ${k}`);
+  if (exclude && queries === keys) return selfJoin(keys, k, opts.tileSize ?? opts.blockSize ?? 5792);
   const block = opts.blockSize ?? Math.max(16, Math.floor(2 ** 26 / Math.max(m, 1)));
   const indices = new Int32Array(n * k);
   const distances = new Float32Array(n * k);
@@ -43,7 +53,7 @@ export function knn(queries: Tensor, keys: Tensor, k: number, opts: KnnOptions =
         const d = callOp<Tensor>('addmm', '', [keyNorms, q, kf.T], { beta: 1, alpha: -2 });
         d.add_(q.square().sum(1, true));
         // Rows s..e meet themselves in columns s..e: push that diagonal out of reach.
-        if (exclude) callOp<Tensor>('diagonal', '', [d, s, 0, 1]).fill_(3e38);
+        if (exclude) callOp<Tensor>('diagonal', '', [d, s, 0, 1]).fill_(FAR);
         const [vals, idx] = d.topk(k, 1, false, true);
         // Rounding can leave tiny negative squared distances.
         distances.set(vals.clamp(0, null).toFloat32(), s * k);
@@ -54,4 +64,61 @@ export function knn(queries: Tensor, keys: Tensor, k: number, opts: KnnOptions =
     keyNorms.dispose();
   });
   return { indices, distances, k };
+}
+
+/** Each row's k nearest other rows, from the upper-triangle tiles of the distance matrix. */
+function selfJoin(x: Tensor, k: number, tile: number): KnnResult {
+  if (!Number.isInteger(tile) || tile < 1) throw new Error(`knn: tileSize must be a positive integer, got ${tile}`);
+  const n = x.shape[0];
+  const starts = Array.from({ length: Math.ceil(n / tile) }, (_, b) => b * tile);
+  const end = (b: number): number => Math.min(n, starts[b] + tile);
+  return noGrad(() => {
+    const xf = keep(tidy(() => x.to('float32').contiguous()));
+    const norms = keep(tidy(() => xf.square().sum(1)));
+    // Running k best of every tile row: squared distances and global column indices.
+    const bestD = starts.map((s, b) => keep(full([end(b) - s, k], FAR)));
+    const bestI = starts.map((s, b) => keep(zeros([end(b) - s, k], { dtype: 'int64' })));
+    const merge = (b: number, d: Tensor, offset: number): void => {
+      const [v, i] = tidy(() => {
+        const [tv, ti] = d.topk(Math.min(k, d.shape[1]), 1, false, true);
+        const cv = cat([bestD[b], tv], 1);
+        const ci = cat([bestI[b], ti.add(offset)], 1);
+        const [nv, at] = cv.topk(k, 1, false, true);
+        return [nv, ci.gather(1, at)];
+      });
+      bestD[b].dispose();
+      bestI[b].dispose();
+      // Kept: the tile's scope must not dispose the running best.
+      bestD[b] = keep(v);
+      bestI[b] = keep(i);
+    };
+    for (let a = 0; a < starts.length; a++) {
+      for (let b = a; b < starts.length; b++) {
+        tidy(() => {
+          const rows = xf.slice(0, starts[a], end(a));
+          const cols = xf.slice(0, starts[b], end(b));
+          const d = callOp<Tensor>('addmm', '', [norms.slice(0, starts[b], end(b)).unsqueeze(0), rows, cols.T], {
+            beta: 1,
+            alpha: -2,
+          });
+          d.add_(norms.slice(0, starts[a], end(a)).unsqueeze(1));
+          if (a === b) callOp<Tensor>('diagonal', '', [d, 0, 0, 1]).fill_(FAR);
+          merge(a, d, starts[b]);
+          // A contiguous copy of the transpose: topk along rows is faster than down strided columns.
+          if (a !== b) merge(b, d.T.contiguous(), starts[a]);
+        });
+      }
+    }
+    const indices = new Int32Array(n * k);
+    const distances = new Float32Array(n * k);
+    starts.forEach((s, b) => {
+      distances.set(
+        tidy(() => bestD[b].clamp(0, null).toFloat32()),
+        s * k,
+      );
+      indices.set(Int32Array.from(bestI[b].toNumbers()), s * k);
+    });
+    for (const t of [xf, norms, ...bestD, ...bestI]) t.dispose();
+    return { indices, distances, k };
+  });
 }

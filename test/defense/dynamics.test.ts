@@ -98,6 +98,42 @@ describe('knn and flags', () => {
     expect(Array.from(r.distances)).toEqual([1, 1, 4, 1, 1]);
   });
 
+  it('finds a set’s neighbours among itself from upper-triangle tiles as the row blocks do', () => {
+    const r = seededRandom(5);
+    // 610 points in 6-D, a few exact duplicates; tiles of 300 leave a last tile 10 wide, under k.
+    const pts = Array.from({ length: 610 * 6 }, () => Math.round(r() * 20) / 4);
+    for (const [dst, src] of [
+      [7, 3],
+      [400, 12],
+      [605, 300],
+    ])
+      pts.splice(dst * 6, 6, ...pts.slice(src * 6, src * 6 + 6));
+    const k = 12;
+    const [tiled, rows] = tidy(() => {
+      const x = tensor(pts, [610, 6]);
+      return [
+        knn(x, x, k, { excludeSelf: true, tileSize: 300 }),
+        // Another tensor as the queries takes the row-block path.
+        knn(x.clone(), x, k, { excludeSelf: true, blockSize: 97 }),
+      ];
+    });
+    expect(Array.from(tiled.distances)).toEqual(Array.from(rows.distances));
+    for (let i = 0; i < 610; i++) {
+      const own = Array.from(tiled.indices.subarray(i * k, (i + 1) * k));
+      expect(own).not.toContain(i);
+      // Same neighbours up to the order of equal distances.
+      const byDistance = (idx: Int32Array) =>
+        Array.from(idx.subarray(i * k, (i + 1) * k))
+          .map((j, c) => `${tiled.distances[i * k + c]}:${j}`)
+          .sort();
+      const cut = tiled.distances[i * k + k - 1];
+      const inside = (l: string[]) => l.filter((e) => Number(e.split(':')[0]) < cut);
+      expect(inside(byDistance(tiled.indices))).toEqual(inside(byDistance(rows.indices)));
+    }
+    expect(tiled.indices[3 * k]).toBe(7);
+    expect(tiled.distances[3 * k]).toBe(0);
+  });
+
   it('top-k flags, ranks and AUROC', () => {
     const scores = Float32Array.of(0.5, 0.01, 0.9, 0.02, 0.7);
     const truth = Uint8Array.of(0, 1, 0, 1, 0);
