@@ -13,6 +13,9 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -654,15 +657,44 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info) {
   });
 }
 
+// libtorch's dense products on the CPU (addmm, matmul, linear layers) go to the BLAS it links. MKL
+// follows at::set_num_threads, but OpenBLAS (Debian's libtorch) keeps its own pthread pool sized to
+// the machine, so a process asked for one thread still ran its GEMMs on every core. Debian loads
+// OpenBLAS twice (libopenblas.so.0 and the libblas.so.3 alternative built from it), each with its
+// own pool; both are set. Returns OpenBLAS's thread count, or -1 where no OpenBLAS is loaded.
+using BlasThreadsFn = void (*)(int);
+using BlasGetThreadsFn = int (*)();
+static int blasThreads(int set) {
+  int count = -1;
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+    void* handle = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (!handle) continue;
+    if (set > 0) {
+      if (auto f = reinterpret_cast<BlasThreadsFn>(dlsym(handle, "openblas_set_num_threads"))) f(set);
+    }
+    if (auto g = reinterpret_cast<BlasGetThreadsFn>(dlsym(handle, "openblas_get_num_threads"))) {
+      int n = g();
+      count = count < 0 ? n : std::max(count, n);
+    }
+    dlclose(handle);
+  }
+  return count;
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   int64_t n = toInt(info[0]);
   if (n < 1) throw Napi::RangeError::New(info.Env(), "thread count must be >= 1");
   at::set_num_threads(int(n));
+  blasThreads(int(n));
   return info.Env().Undefined();
 }
 
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value GetBlasThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), blasThreads(0));
 }
 
 // Denormal floats slow CPU kernels by an order of magnitude in early training; flushing them to
@@ -738,6 +770,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setRngState", Napi::Function::New(env, SetRngState));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  exports.Set("getBlasThreads", Napi::Function::New(env, GetBlasThreads));
   exports.Set("setFlushDenormal", Napi::Function::New(env, SetFlushDenormal));
   exports.Set("liveCount", Napi::Function::New(env, LiveCount));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));

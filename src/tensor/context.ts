@@ -78,7 +78,10 @@ export function setRngState(state: Tensor): void {
   native.setRngState(state.handle);
 }
 
-/** Sets libtorch's intra-op thread count; the default is every core. */
+/**
+ * Sets libtorch's intra-op thread count, and OpenBLAS's where libtorch links it (its dense products
+ * would otherwise run on every core); the default is every core.
+ */
 export function setNumThreads(n: number = availableParallelism()): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setNumThreads: expected a positive integer, got ${n}`);
   native.setNumThreads(n);
@@ -94,6 +97,12 @@ export function setFlushDenormal(flag = true): boolean {
 
 export function getNumThreads(): number {
   return native.getNumThreads();
+}
+
+/** OpenBLAS's thread count, or null where libtorch's BLAS is not OpenBLAS (MKL follows setNumThreads). */
+export function getBlasThreads(): number | null {
+  const n = native.getBlasThreads();
+  return n < 0 ? null : n;
 }
 
 export function cudaDeviceCount(): number {

@@ -33,6 +33,7 @@ export interface NativeBinding {
   setRngState(state: NativeTensor): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  getBlasThreads(): number;
   setFlushDenormal(flag: boolean): boolean;
   liveCount(): number;
   cudaDeviceCount(): number;

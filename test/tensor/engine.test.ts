@@ -1,7 +1,7 @@
 // The engine's contract: memory scopes, clear errors that leave the process running, seeding,
 // autocast, autograd entry points and safetensors round trips.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { native } from '../../src/tensor/native.js';
@@ -28,6 +28,7 @@ import {
   randperm,
   saveSafetensors,
   setNumThreads,
+  getBlasThreads,
   getNumThreads,
   setRngState,
   tensor,
@@ -234,10 +235,17 @@ describe('autocast', () => {
 });
 
 describe('threads', () => {
-  it('sets the intra-op thread count', () => {
+  it('sets the intra-op thread count, OpenBLAS’s included', () => {
     const prev = getNumThreads();
     setNumThreads(1);
     expect(getNumThreads()).toBe(1);
+    // Debian's libtorch does its dense products in OpenBLAS, whose pool must follow.
+    const blas = getBlasThreads();
+    // Debian's libtorch (the default build, no LIBTORCH) links OpenBLAS.
+    if (!process.env.LIBTORCH) expect(blas).not.toBeNull();
+    if (blas !== null) expect(blas).toBe(1);
+    setNumThreads(2);
+    if (blas !== null) expect(getBlasThreads()).toBe(Math.min(2, availableParallelism()));
     setNumThreads(prev);
     expect(() => setNumThreads(0)).toThrow(/positive integer/);
   });
