@@ -127,9 +127,10 @@ async function stepSection(): Promise<void> {
   const count = Number(opts.stepCount);
   const ours = await timeOurStep(warmup, count);
   log(`ours: ${round(ours)} ms per FixMatch step`);
-  // The DataLoader with worker processes and without: the faster of the two is the reference.
+  // The DataLoader without worker processes, with one, and with one per thread: the fastest is the
+  // reference.
   const byWorkers: Record<string, number> = {};
-  for (const workers of [0, threads]) {
+  for (const workers of [...new Set([0, 1, threads])]) {
     byWorkers[String(workers)] = round(timePytorch(workers, warmup, count, 'step'));
     log(`PyTorch, ${workers} DataLoader workers: ${byWorkers[String(workers)]} ms per step`);
   }
