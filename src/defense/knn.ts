@@ -27,6 +27,14 @@ export interface KnnOptions {
   tileSize?: number;
 }
 
+/**
+ * Squared distances between rows a (their squared norms as a column) and rows b (as a row): one
+ * fused GEMM (‖b‖² − 2a·b) and one in-place add (+ ‖a‖²), no other matrix-sized temporaries.
+ */
+function sqDistances(a: Tensor, aNorms: Tensor, b: Tensor, bNorms: Tensor): Tensor {
+  return callOp<Tensor>('addmm', '', [bNorms, a, b.T], { beta: 1, alpha: -2 }).add_(aNorms);
+}
+
 /** For each row of queries (N×D), its k nearest rows of keys (M×D). */
 export function knn(queries: Tensor, keys: Tensor, k: number, opts: KnnOptions = {}): KnnResult {
   if (queries.ndim !== 2 || keys.ndim !== 2 || queries.shape[1] !== keys.shape[1]) {
@@ -49,9 +57,7 @@ export function knn(queries: Tensor, keys: Tensor, k: number, opts: KnnOptions =
       const e = Math.min(n, s + block);
       tidy(() => {
         const q = queries.slice(0, s, e).to('float32');
-        // One fused GEMM (‖b‖² − 2a·b) and one in-place add (+ ‖a‖²): no other block-sized temporaries.
-        const d = callOp<Tensor>('addmm', '', [keyNorms, q, kf.T], { beta: 1, alpha: -2 });
-        d.add_(q.square().sum(1, true));
+        const d = sqDistances(q, q.square().sum(1, true), kf, keyNorms);
         // Rows s..e meet themselves in columns s..e: push that diagonal out of reach.
         if (exclude) callOp<Tensor>('diagonal', '', [d, s, 0, 1]).fill_(FAR);
         const [vals, idx] = d.topk(k, 1, false, true);
@@ -73,8 +79,8 @@ function selfJoin(x: Tensor, k: number, tile: number): KnnResult {
   const starts = Array.from({ length: Math.ceil(n / tile) }, (_, b) => b * tile);
   const end = (b: number): number => Math.min(n, starts[b] + tile);
   return noGrad(() => {
-    const xf = keep(tidy(() => x.to('float32').contiguous()));
-    const norms = keep(tidy(() => xf.square().sum(1)));
+    const xf = tidy(() => x.to('float32').contiguous());
+    const norms = tidy(() => xf.square().sum(1));
     // Running k best of every tile row: squared distances and global column indices.
     const bestD = starts.map((s, b) => keep(full([end(b) - s, k], FAR)));
     const bestI = starts.map((s, b) => keep(zeros([end(b) - s, k], { dtype: 'int64' })));
@@ -97,11 +103,12 @@ function selfJoin(x: Tensor, k: number, tile: number): KnnResult {
         tidy(() => {
           const rows = xf.slice(0, starts[a], end(a));
           const cols = xf.slice(0, starts[b], end(b));
-          const d = callOp<Tensor>('addmm', '', [norms.slice(0, starts[b], end(b)).unsqueeze(0), rows, cols.T], {
-            beta: 1,
-            alpha: -2,
-          });
-          d.add_(norms.slice(0, starts[a], end(a)).unsqueeze(1));
+          const d = sqDistances(
+            rows,
+            norms.slice(0, starts[a], end(a)).unsqueeze(1),
+            cols,
+            norms.slice(0, starts[b], end(b)).unsqueeze(0),
+          );
           if (a === b) callOp<Tensor>('diagonal', '', [d, 0, 0, 1]).fill_(FAR);
           merge(a, d, starts[b]);
           // A contiguous copy of the transpose: topk along rows is faster than down strided columns.

@@ -132,6 +132,12 @@ describe('knn and flags', () => {
     }
     expect(tiled.indices[3 * k]).toBe(7);
     expect(tiled.distances[3 * k]).toBe(0);
+    expect(() =>
+      tidy(() => {
+        const x = tensor(pts, [610, 6]);
+        return knn(x, x, 2, { excludeSelf: true, tileSize: 0 });
+      }),
+    ).toThrow(/tileSize must be a positive integer, got 0/);
   });
 
   it('top-k flags, ranks and AUROC', () => {

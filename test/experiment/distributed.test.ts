@@ -1,16 +1,14 @@
 // Distributed execution against a real Redis: a coordinator and two worker processes run a grid;
 // one worker is killed (SIGKILL) mid-trial, its trial stalls and goes to the other worker, and every
 // trial is stored exactly once.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runDistributed, Store } from '../../src/experiment/index.js';
-import { tempDir, TINY } from './helpers.js';
-
-const started: ChildProcess[] = [];
+import { killStarted, semipoison, started, tempDir, TINY, until } from './helpers.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -23,14 +21,6 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -40,17 +30,6 @@ function accepts(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/** Starts a semipoison command, collecting its output. */
-function semipoison(args: string[]): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const child = spawn('./bin/semipoison.js', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, out: () => out, exited };
 }
 
 describe('distributed execution', () => {
@@ -71,7 +50,7 @@ describe('distributed execution', () => {
   });
 
   afterAll(() => {
-    for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    killStarted();
   });
 
   it('survives a worker killed mid-trial and stores every trial exactly once', async () => {

@@ -1,5 +1,6 @@
 // Tiny trial settings shared by the experiment tests: a few training steps of a width-4 CNN on a
 // 200-image unlabeled set, so that a whole trial takes seconds on one thread.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,33 @@ export const TINY: Partial<TrialConfig> = {
   count: 8,
   precision: 'fp32',
 };
+
+/** Every process semipoison() started: a test's afterAll kills those still running. */
+export const started: ChildProcess[] = [];
+
+export function killStarted(): void {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+
+/** Starts a semipoison command, collecting its output (stdout and stderr). */
+export function semipoison(args: string[]): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const child = spawn('./bin/semipoison.js', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, out: () => out, exited };
+}
+
+/** Polls check every 100 ms until it holds; throws naming what was awaited after ms. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
