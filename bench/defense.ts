@@ -20,7 +20,7 @@ import {
   type Evaluation,
 } from '../src/defense/index.js';
 import { manualSeed, noGrad, randn, setNumThreads, tidy } from '../src/tensor/index.js';
-import { loadResults, round, saveResults, updateDocSection } from './common.js';
+import { gemmNote, loadResults, probeGemm, round, saveResults, updateDocSection } from './common.js';
 
 const opts = new Command()
   .option('--threads <n>', 'libtorch threads', String(availableParallelism()))
@@ -159,7 +159,8 @@ async function main(): Promise<void> {
     return;
   }
   const results = loadResults(RESULTS);
-  const machine = { threads, n, command: 'npx tsx bench/defense.ts' };
+  // The GEMM probe first, while the machine is quiet: every detector here is bound by matrix products.
+  const machine = { threads, n, gemm: probeGemm(threads), command: 'npx tsx bench/defense.ts' };
   const sections = new Set(opts.only.split(',').map((s) => s.trim()));
   for (const section of ['dynamics', 'collinearity', 'clustering'] as const) {
     if (!sections.has(section)) continue;
@@ -218,7 +219,7 @@ function updateDoc(r: Record<string, unknown>): void {
   updateDocSection(
     'defense',
     [
-      `Machine: ${String(r.cpu ?? 'not measured')}, ${String(r.threads ?? threads)} threads; ${String(r.date ?? '')}; command \`npx tsx bench/defense.ts\`.`,
+      `Machine: ${String(r.cpu ?? 'not measured')}, ${String(r.threads ?? threads)} threads${gemmNote(r.gemm) ? `, ${gemmNote(r.gemm)}` : ''}; ${String(r.date ?? '')}; command \`npx tsx bench/defense.ts\`.`,
       `N = ${String(r.n ?? n)} Fashion-MNIST-sized examples (784 pixels; the training images, the last 1% replaced by a linear bridge).`,
       '',
       '| detector | seconds | peak RSS (MB) | target | detection on the planted bridge |',

@@ -5,7 +5,17 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import { Command } from 'commander';
-import { loadResults, median, round, saveResults, updateDocSection, type Results } from './common.js';
+import {
+  gemmNote,
+  loadResults,
+  median,
+  probeGemm,
+  referenceEnv,
+  round,
+  saveResults,
+  updateDocSection,
+  type Results,
+} from './common.js';
 import { loadDataset, type ImageSet } from '../src/data/index.js';
 import { Sgd, SmallCnn, WideResNet, type Classifier } from '../src/nn/index.js';
 import { trainSupervised } from '../src/ssl/index.js';
@@ -58,6 +68,8 @@ const threads = Number(opts.threads);
 setNumThreads(threads);
 setFlushDenormal(true);
 const nativeBf16 = cpuHasNativeBf16();
+/** Measured first, while the machine is quiet. */
+const gemm = probeGemm(threads);
 
 async function timeOurs(kind: 'cnn' | 'wrn', bf16: boolean, warmup: number, steps: number): Promise<number> {
   manualSeed(0);
@@ -95,7 +107,7 @@ let pytorchVersion: string | undefined;
 function timePytorch(kind: 'cnn' | 'wrn', bf16: boolean, warmup: number, steps: number): number {
   const args = ['bench/pytorch_engine.py', String(threads), kind, String(warmup), String(steps)];
   if (bf16) args.push('bf16');
-  const out = execFileSync(opts.python, args, { encoding: 'utf8' });
+  const out = execFileSync(opts.python, args, { encoding: 'utf8', env: referenceEnv(threads) });
   const r = JSON.parse(out.trim().split('\n').pop()!) as { median_ms: number; version?: string };
   pytorchVersion = r.version;
   return r.median_ms;
@@ -166,6 +178,7 @@ function record(results: Results, entries: Results): void {
   saveResults(RESULTS, results, stamped, {
     threads,
     native_bf16: nativeBf16,
+    gemm,
     command,
     ...(pytorchVersion ? { pytorch_version: pytorchVersion } : {}),
   });
@@ -262,7 +275,7 @@ function updateDoc(r: Record<string, unknown>): void {
   const line = (text: string | undefined, unmeasured: string): string[] =>
     text !== undefined ? [text] : ownResults ? [] : [unmeasured];
   const section = [
-    `Machine: ${r.cpu}, ${r.threads} threads, native bfloat16: ${r.native_bf16 ? 'yes' : 'no (AVX2 only: bfloat16 is emulated)'}; ${r.date}; command \`${r.command}\`${tfjsNote}.`,
+    `Machine: ${r.cpu}, ${r.threads} threads, native bfloat16: ${r.native_bf16 ? 'yes' : 'no (AVX2 only: bfloat16 is emulated)'}${gemmNote(r.gemm) ? `, ${gemmNote(r.gemm)}` : ''}; ${r.date}; command \`${r.command}\`${tfjsNote}.`,
     '',
     `| one SGD step, batch 64 | ours (ms) | PyTorch ${String(r.pytorch_version ?? '1.13').split('+')[0]} fp32 (ms) | PyTorch bf16 (ms) | ratio vs PyTorch fp32 | ratio vs PyTorch bf16 |`,
     '|---|---|---|---|---|---|',

@@ -14,7 +14,16 @@ import { ALGORITHMS, train, type AlgorithmName, type TrainOptions } from '../src
 import { randAugment, weakAugment } from '../src/data/augment.js';
 import { imagesToUnit } from '../src/data/tensors.js';
 import { setFlushDenormal, setNumThreads, tidy } from '../src/tensor/index.js';
-import { loadResults, median, round, saveResults, updateDocSection } from './common.js';
+import {
+  gemmNote,
+  loadResults,
+  median,
+  probeGemm,
+  referenceEnv,
+  round,
+  saveResults,
+  updateDocSection,
+} from './common.js';
 
 const opts = new Command()
   .option('--threads <n>', 'libtorch threads (and PyTorch threads)', String(availableParallelism()))
@@ -63,7 +72,8 @@ setFlushDenormal(true);
 
 const RESULTS = 'bench/results/trainers.json';
 const results = loadResults(RESULTS);
-const machine = { threads };
+/** The GEMM probe runs first, while the machine is quiet (not in the one-run child processes). */
+const machine = opts.runOne ? { threads } : { threads, gemm: probeGemm(threads) };
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const fashion = {
@@ -117,7 +127,7 @@ function timePytorch(workers: number, warmup: number, count: number, mode: 'step
       String(count),
       ...(mode === 'augment' ? ['augment'] : []),
     ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: referenceEnv(threads) },
   );
   return (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { median_ms: number }).median_ms;
 }
@@ -353,7 +363,7 @@ function updateDoc(): void {
   };
   const lines = [
     // Sections run separately with different thread counts: each states its own.
-    `Machine: ${String(results.cpu ?? 'not measured')}; last run ${String(results.date ?? '')}; command \`npx tsx bench/trainers.ts\`.`,
+    `Machine: ${String(results.cpu ?? 'not measured')}${gemmNote(results.gemm) ? ` (${gemmNote(results.gemm)})` : ''}; last run ${String(results.date ?? '')}; command \`npx tsx bench/trainers.ts\`.`,
     '',
     '### One FixMatch step, ours vs PyTorch with per-image augmentation',
     '',
