@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { registerTrain } from './train.js';
+import { registerEvaluate } from './evaluate.js';
 import { registerAttack } from './attack.js';
 import { registerScan } from './scan.js';
 import { registerData } from './data.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDemo(program);
   registerTrain(program);
+  registerEvaluate(program);
   registerAttack(program);
   registerScan(program);
   registerData(program);

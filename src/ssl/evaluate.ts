@@ -62,3 +62,40 @@ export function accuracy(model: Classifier, set: ImageSet, norm: Normalization, 
   for (let i = 0; i < pred.length; i++) if (pred[i] === set.labels[opts.indices ? opts.indices[i] : i]) correct++;
   return pred.length ? correct / pred.length : 0;
 }
+
+export interface ClassReport {
+  /** Top-1 accuracy over every example. */
+  accuracy: number;
+  /** Per true class: examples, correct ones, accuracy (null for a class with no examples). */
+  perClass: { label: number; n: number; correct: number; accuracy: number | null }[];
+  /** confusion[true][predicted] counts. */
+  confusion: number[][];
+}
+
+/** Accuracy, per-class accuracy and the confusion matrix of predictions against labels. */
+export function classificationReport(
+  predictions: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses: number,
+): ClassReport {
+  if (predictions.length !== labels.length) {
+    throw new Error(`classificationReport: ${predictions.length} predictions for ${labels.length} labels`);
+  }
+  const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
+  for (let i = 0; i < labels.length; i++) {
+    const [t, p] = [labels[i], predictions[i]];
+    if (!(t >= 0 && t < numClasses) || !(p >= 0 && p < numClasses)) {
+      throw new Error(
+        `classificationReport: example ${i} has label ${t} or prediction ${p} outside [0, ${numClasses})`,
+      );
+    }
+    confusion[t][p]++;
+  }
+  let correct = 0;
+  const perClass = confusion.map((row, label) => {
+    const n = row.reduce((a, b) => a + b, 0);
+    correct += row[label];
+    return { label, n, correct: row[label], accuracy: n ? row[label] / n : null };
+  });
+  return { accuracy: labels.length ? correct / labels.length : 0, perClass, confusion };
+}

@@ -471,7 +471,7 @@ export function trainSupervised(
 }
 
 /** The normalisation saved in a model's metadata, checked against the data's channels. */
-function checkNormalization(json: string, channels: number, path: string): Normalization {
+export function checkNormalization(json: string, channels: number, path: string): Normalization {
   let norm: Normalization;
   try {
     norm = JSON.parse(json) as Normalization;
