@@ -1,8 +1,9 @@
 // `semipoison scan`: rank the examples of an unlabeled set by how likely they are poisons, without
 // labels; with a ground-truth manifest, also report TPR, FPR, AUROC and each poison's rank; with
 // --figures, draw the score histogram (Figure 7) and the top-ranked benign examples beside their
-// nearest neighbours (Figure 8).
-import { existsSync, writeFileSync } from 'node:fs';
+// nearest neighbours (Figure 8). Several detectors at once (`--method collinear,cluster` or `all`)
+// share one nearest-neighbour pass and write a folder each, plus the union of their flags.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../util/atomic.js';
 import { Option, type Command } from 'commander';
@@ -12,7 +13,7 @@ import {
   DEFENSES,
   evaluateFlags,
   rankOrder,
-  scanSet,
+  scanSets,
   type DefenseName,
   type Evaluation,
   type SetScan,
@@ -20,7 +21,7 @@ import {
 import { float, int, setupEngine } from './options.js';
 
 interface ScanFlags {
-  method: DefenseName;
+  method: string;
   predictions?: string;
   flagCount?: number;
   threshold?: number;
@@ -73,12 +74,81 @@ function groundTruth(m: ManifestFile, manifestPath: string, n: number, offset: n
   return truth;
 }
 
+/** --method: one detector, a comma-separated list, or 'all' (the pixel detectors, and dynamics given a log). */
+function resolveMethods(value: string, haveLog: boolean): DefenseName[] {
+  const names = Object.keys(DEFENSES) as DefenseName[];
+  if (value === 'all') return names.filter((m) => haveLog || !DEFENSES[m].needsLog);
+  const methods = value.split(',').map((m) => m.trim());
+  for (const m of methods) {
+    if (!(names as string[]).includes(m)) {
+      throw new Error(`--method: unknown detector '${m}' (choose from ${names.join(', ')}, a list of them, or all)`);
+    }
+  }
+  if (new Set(methods).size !== methods.length) throw new Error(`--method: '${value}' names a detector twice`);
+  return methods as DefenseName[];
+}
+
+interface MethodResult {
+  method: DefenseName;
+  examples: number;
+  flagged: number;
+  threshold: number;
+  rule: string;
+  direction: string;
+  most_suspicious: number[];
+  evaluation: Evaluation | null;
+  figures?: string[];
+}
+
+/** One detector's ranked CSV and JSON result. */
+function methodReport(scan: SetScan, truth: Uint8Array | null): { csv: string; result: MethodResult } {
+  const { scores, flags } = scan;
+  const def = DEFENSES[scan.method];
+  const n = scores.length;
+  const order = rankOrder(scores, def.direction);
+  const rank = new Int32Array(n);
+  order.forEach((i, r) => (rank[i] = r + 1));
+  const csv = [
+    'index,score,flagged,rank',
+    ...Array.from(scores, (v, i) => `${i},${v},${flags.flagged[i]},${rank[i]}`),
+  ].join('\n');
+  const result: MethodResult = {
+    method: scan.method,
+    examples: n,
+    flagged: flags.flagged.reduce((a, b) => a + b, 0),
+    threshold: flags.threshold,
+    rule: flags.rule,
+    direction: def.direction,
+    most_suspicious: Array.from(order.slice(0, Math.min(20, n))),
+    evaluation: truth ? evaluateFlags(scores, def.direction, flags, truth) : null,
+  };
+  return { csv, result };
+}
+
+/** TPR and FPR of the union of several detectors' flags (no single score, so no AUROC). */
+function unionEvaluation(flagged: Uint8Array, truth: Uint8Array): { tpr: number; fpr: number; poisons: number } {
+  let tp = 0;
+  let fp = 0;
+  let poisons = 0;
+  for (let i = 0; i < truth.length; i++) {
+    poisons += truth[i];
+    if (flagged[i] && truth[i]) tp++;
+    else if (flagged[i]) fp++;
+  }
+  const benign = truth.length - poisons;
+  return { tpr: poisons ? tp / poisons : 0, fpr: benign ? fp / benign : 0, poisons };
+}
+
 export function registerScan(program: Command): void {
   program
     .command('scan')
     .description('rank the examples of an unlabeled set by how likely they are poisons (no labels needed)')
     .argument('[set]', 'the unlabeled set: a uint8 .npy (N×H×W[×C]) or a folder of PNG images (optional for dynamics)')
-    .addOption(new Option('--method <name>', 'detector').choices(Object.keys(DEFENSES)).default('dynamics'))
+    .option(
+      '--method <names>',
+      `detector: ${Object.keys(DEFENSES).join(', ')}; a comma-separated list, or all (the pixel ones share one neighbour pass)`,
+      'dynamics',
+    )
     .option('--predictions <log.npy>', 'per-epoch softmax log, epochs × examples × classes (dynamics)')
     .option('--flag-count <k>', 'flag exactly the k most suspicious examples', int(0))
     .option('--threshold <x>', 'flag scores beyond this value instead of the automatic rule', float(0))
@@ -102,12 +172,12 @@ export function registerScan(program: Command): void {
     .action(async (setPath: string | undefined, f: ScanFlags) => {
       setupEngine({ device: 'cpu', threads: f.threads, precision: false });
       if (existsSync(f.out)) throw new Error(`${f.out} already exists; choose a new output folder`);
-      const def = DEFENSES[f.method];
+      const methods = resolveMethods(f.method, f.predictions !== undefined);
       const set = setPath ? await readImages(setPath) : null;
       if (set && set.n === 0) throw new Error(`${setPath}: the set is empty`);
       const manifest = f.manifest ? readManifest(f.manifest) : null;
       let log = null;
-      if (f.method === 'dynamics') {
+      if (methods.includes('dynamics')) {
         if (!f.predictions) throw new Error('--method dynamics needs --predictions LOG.npy');
         log = readNpy(f.predictions);
         if (log.shape.length !== 3) {
@@ -125,63 +195,74 @@ export function registerScan(program: Command): void {
             `${f.predictions}: the log has ${log.shape[2]} classes, the dataset of ${f.manifest} has ${manifest.num_classes}`,
           );
         }
-      } else if (!set) {
-        throw new Error(`--method ${f.method} needs the unlabeled set`);
       }
+      const pixelMethod = methods.find((m) => m !== 'dynamics');
+      if (pixelMethod && !set) throw new Error(`--method ${pixelMethod} needs the unlabeled set`);
       // The ground truth is checked against the scanned size before the (possibly long) scan.
       const scannedN = set ? set.n : (log?.shape[1] ?? 0);
       const truth = manifest && f.manifest ? groundTruth(manifest, f.manifest, scannedN, f.poisonOffset) : null;
-      const scan = scanSet(
-        {
-          method: f.method,
+      const scans = scanSets(
+        methods.map((method) => ({
+          method,
           k: f.k,
           linkage: f.linkage,
           z: f.z,
           count: f.flagCount ?? null,
           threshold: f.threshold ?? null,
-        },
+        })),
         { set, log },
       );
-      const { scores, flags } = scan;
-      const n = scores.length;
-      const evaluation: Evaluation | null = truth ? evaluateFlags(scores, def.direction, flags, truth) : null;
-      const order = rankOrder(scores, def.direction);
-      const rank = new Int32Array(n);
-      order.forEach((i, r) => (rank[i] = r + 1));
-      const csv = [
-        'index,score,flagged,rank',
-        ...Array.from(scores, (s, i) => `${i},${s},${flags.flagged[i]},${rank[i]}`),
-      ].join('\n');
-      const flaggedCount = flags.flagged.reduce((a, b) => a + b, 0);
-      const result = {
-        method: f.method,
-        examples: n,
-        flagged: flaggedCount,
-        threshold: flags.threshold,
-        rule: flags.rule,
-        direction: def.direction,
-        most_suspicious: order.slice(0, Math.min(20, n)),
-        evaluation,
-      };
-      let figures: string[] | undefined;
+      const reports = scans.map((scan) => methodReport(scan, truth));
+      const single = scans.length === 1;
+      const union = new Uint8Array(scannedN);
+      for (const scan of scans) scan.flags.flagged.forEach((v, i) => (union[i] |= v ? 1 : 0));
+      const summary = single
+        ? null
+        : {
+            methods,
+            examples: scannedN,
+            flagged: union.reduce((a, b) => a + b, 0),
+            by_method: Object.fromEntries(reports.map((r) => [r.result.method, r.result])),
+            evaluation: truth ? unionEvaluation(union, truth) : null,
+          };
       await writeDirAtomic(f.out, async (tmp) => {
-        writeFileSync(join(tmp, 'scores.csv'), csv + '\n');
-        if (f.figures) {
-          figures = await writeScanFigures(tmp, scan, truth, set);
+        for (const [i, scan] of scans.entries()) {
+          const dir = single ? tmp : join(tmp, scan.method);
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, 'scores.csv'), reports[i].csv + '\n');
+          if (f.figures) reports[i].result.figures = await writeScanFigures(dir, scan, truth, set);
+          writeFileSync(join(dir, 'scan.json'), JSON.stringify(reports[i].result, null, 2) + '\n');
         }
-        writeFileSync(join(tmp, 'scan.json'), JSON.stringify({ ...result, figures }, null, 2) + '\n');
+        if (summary) {
+          const header = ['index', ...methods, 'any'].join(',');
+          const rows = Array.from(union, (u, i) => [i, ...scans.map((sc) => sc.flags.flagged[i]), u].join(','));
+          writeFileSync(join(tmp, 'flags.csv'), [header, ...rows].join('\n') + '\n');
+          writeFileSync(join(tmp, 'scan.json'), JSON.stringify(summary, null, 2) + '\n');
+        }
       });
       if (f.figures && !set) console.error('figure 8 shows images: pass the unlabeled set to draw it');
-      if (f.json) console.log(JSON.stringify({ ...result, figures }));
-      else {
-        console.log(`${f.method}: flagged ${flaggedCount} of ${n} (${flags.rule}) -> ${join(f.out, 'scores.csv')}`);
-        if (figures) console.log(`figures: ${figures.map((name) => join(f.out, name)).join(', ')}`);
-        if (evaluation) {
+      if (f.json) {
+        console.log(JSON.stringify(summary ?? reports[0].result));
+        return;
+      }
+      for (const { result } of reports) {
+        const where = single ? f.out : join(f.out, result.method);
+        console.log(
+          `${result.method}: flagged ${result.flagged} of ${result.examples} (${result.rule}) -> ${join(where, 'scores.csv')}`,
+        );
+        if (result.figures) console.log(`  figures: ${result.figures.map((name) => join(where, name)).join(', ')}`);
+        const ev = result.evaluation;
+        if (ev) {
           console.log(
-            `against the manifest: TPR ${(100 * evaluation.tpr).toFixed(1)}%, FPR ${(100 * evaluation.fpr).toFixed(2)}%, ` +
-              `AUROC ${evaluation.auroc.toFixed(4)}, poison ranks ${evaluation.poisonRanks.slice(0, 10).join(' ')}${evaluation.poisonRanks.length > 10 ? ' …' : ''}`,
+            `  against the manifest: TPR ${(100 * ev.tpr).toFixed(1)}%, FPR ${(100 * ev.fpr).toFixed(2)}%, ` +
+              `AUROC ${ev.auroc.toFixed(4)}, poison ranks ${ev.poisonRanks.slice(0, 10).join(' ')}${ev.poisonRanks.length > 10 ? ' …' : ''}`,
           );
         }
+      }
+      if (summary) {
+        const ev = summary.evaluation;
+        const against = ev ? `; TPR ${(100 * ev.tpr).toFixed(1)}%, FPR ${(100 * ev.fpr).toFixed(2)}%` : '';
+        console.log(`any detector: flagged ${summary.flagged} of ${scannedN}${against} -> ${join(f.out, 'flags.csv')}`);
       }
     });
 }

@@ -5,7 +5,7 @@
 // by the mean of the known cross-cluster edges, as connectivity-constrained agglomerative
 // clustering does (scikit-learn's `connectivity=`).
 import type { Tensor } from '../tensor/index.js';
-import { knn } from './knn.js';
+import { neighbourGraph, type KnnResult } from './knn.js';
 
 export interface ClusterOptions {
   linkage?: 'single' | 'average';
@@ -15,6 +15,8 @@ export interface ClusterOptions {
   /** Neighbours per example in the merge graph. */
   k?: number;
   blockSize?: number;
+  /** The features' k-nearest-neighbour graph (at least k neighbours) when another detector computed it already. */
+  neighbours?: KnnResult;
 }
 
 export interface Clustering {
@@ -53,7 +55,7 @@ export function agglomerate(features: Tensor, opts: ClusterOptions = {}): Cluste
   const n = features.shape[0];
   if (n < 2) throw new Error('cluster: needs at least two examples');
   const k = Math.min(opts.k ?? 10, n - 1);
-  const nn = knn(features, features, k, { excludeSelf: true, blockSize: opts.blockSize });
+  const nn = neighbourGraph(features, k, opts.neighbours, opts.blockSize);
   const dist = Float32Array.from(nn.distances, (v) => Math.sqrt(v));
   let threshold = opts.threshold;
   if (threshold === undefined) {

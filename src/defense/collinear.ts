@@ -5,7 +5,7 @@
 // residual over the triples it belongs to, as the middle point or as an end (shared with its exact
 // copies). Low = suspicious.
 import { noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
-import { knn } from './knn.js';
+import { neighbourGraph, type KnnResult } from './knn.js';
 
 export interface CollinearOptions {
   /** Neighbours whose pairs are tested (k(k−1)/2 segments per example). */
@@ -13,6 +13,8 @@ export interface CollinearOptions {
   /** The middle point must lie strictly inside the segment: t in [margin, 1 − margin]. */
   margin?: number;
   blockSize?: number;
+  /** The set's k-nearest-neighbour graph (at least k neighbours) when another detector computed it already. */
+  neighbours?: KnnResult;
 }
 
 /**
@@ -62,7 +64,7 @@ export function collinearScores(pixels: Tensor, opts: CollinearOptions = {}): Fl
   const margin = opts.margin ?? 0.02;
   if (n < 3) throw new Error('collinear: needs at least three examples');
   if (!Number.isInteger(k) || k < 2 || k >= n) throw new Error(`collinear: k must be in [2, ${n - 1}], got ${k}`);
-  const nn = knn(pixels, pixels, k, { excludeSelf: true, blockSize: opts.blockSize });
+  const nn = neighbourGraph(pixels, k, opts.neighbours, opts.blockSize);
   const scores = new Float32Array(n).fill(Infinity);
   const block = opts.blockSize ?? 2048;
   // Pair index lists (a < b) over the k neighbours.

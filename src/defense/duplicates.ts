@@ -2,12 +2,15 @@
 // nearest neighbour in pixel space, relative to the median of those distances. Tight clusters of
 // near-identical images (a dense bridge) score low.
 import type { Tensor } from '../tensor/index.js';
-import { knn } from './knn.js';
+import { neighbourGraph, type KnnResult } from './knn.js';
 
-export function duplicateScores(pixels: Tensor, opts: { blockSize?: number } = {}): Float32Array {
+export function duplicateScores(
+  pixels: Tensor,
+  opts: { blockSize?: number; neighbours?: KnnResult } = {},
+): Float32Array {
   const n = pixels.shape[0];
   if (n < 2) throw new Error('duplicates: needs at least two examples');
-  const { distances } = knn(pixels, pixels, 1, { excludeSelf: true, blockSize: opts.blockSize });
+  const { distances } = neighbourGraph(pixels, 1, opts.neighbours, opts.blockSize);
   const d = Float32Array.from(distances, (v) => Math.sqrt(v));
   const sorted = Float32Array.from(d).sort();
   const med = sorted[n >> 1] || 1e-12;

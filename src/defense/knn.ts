@@ -28,6 +28,27 @@ export interface KnnOptions {
 }
 
 /**
+ * The k nearest neighbours of each of n rows: `given` (computed once for several detectors, with at
+ * least k neighbours, nearest first) cut to k, or a fresh self-join of `points` when none is given.
+ */
+export function neighbourGraph(points: Tensor, k: number, given?: KnnResult, blockSize?: number): KnnResult {
+  if (!given) return knn(points, points, k, { excludeSelf: true, blockSize });
+  const n = points.shape[0];
+  if (given.indices.length !== n * given.k) {
+    throw new Error(`knn: the given neighbours cover ${given.indices.length / given.k} examples, the set has ${n}`);
+  }
+  if (given.k < k) throw new Error(`knn: ${k} neighbours needed, ${given.k} given`);
+  if (given.k === k) return given;
+  const indices = new Int32Array(n * k);
+  const distances = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    indices.set(given.indices.subarray(i * given.k, i * given.k + k), i * k);
+    distances.set(given.distances.subarray(i * given.k, i * given.k + k), i * k);
+  }
+  return { indices, distances, k };
+}
+
+/**
  * Squared distances between rows a (their squared norms as a column) and rows b (as a row): one
  * fused GEMM (‖b‖² − 2a·b) and one in-place add (+ ‖a‖²), no other matrix-sized temporaries.
  */

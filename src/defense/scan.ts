@@ -9,6 +9,7 @@ import { collinearScores } from './collinear.js';
 import { duplicateScores } from './duplicates.js';
 import { dynamicsScores, logTensor, predictionDeltas } from './dynamics.js';
 import { autoFlags, thresholdFlags, topFlags, type Flags } from './flag.js';
+import { knn, type KnnResult } from './knn.js';
 import { DEFENSES, type DefenseName } from './registry.js';
 
 export interface ScanSettings {
@@ -49,8 +50,42 @@ export interface SetScan {
   space: NeighbourSpace;
 }
 
+export interface ScanInput {
+  set?: ImageSet | null;
+  log?: PredictionLog | null;
+  /** The set's pixel k-nearest-neighbour graph, when computed once for several pixel detectors. */
+  neighbours?: KnnResult;
+}
+
+/** Neighbours a pixel detector reads from the set's k-nearest-neighbour graph (0: none). */
+function neighboursNeeded(s: ScanSettings, n: number): number {
+  if (s.method === 'collinear') return Math.max(2, s.k + 3);
+  if (s.method === 'cluster') return Math.min(10, n - 1);
+  if (s.method === 'duplicates') return 1;
+  return 0;
+}
+
+/**
+ * Several detectors over one set: the pixel detectors share one k-nearest-neighbour pass (the
+ * expensive part of each, a blocked matrix product over all pairs) with the largest k any of them
+ * needs; each then scores and flags exactly as it does alone.
+ */
+export function scanSets(settings: ScanSettings[], input: ScanInput): SetScan[] {
+  const set = input.set;
+  const needs = set ? settings.map((s) => neighboursNeeded(s, set.n)).filter((k) => k > 0) : [];
+  const k = Math.max(0, ...needs);
+  let neighbours = input.neighbours;
+  if (!neighbours && set && needs.length > 1 && k <= set.n - 1) {
+    neighbours = tidy(() => {
+      const pixels = imagesToUnit(set).flatten(1);
+      return knn(pixels, pixels, k, { excludeSelf: true });
+    });
+  }
+  return settings.map((s) => scanSet(s, { ...input, neighbours }));
+}
+
 /** Scores and flags the examples of `set` (or of `log`, for dynamics) with one detector. */
-export function scanSet(s: ScanSettings, input: { set?: ImageSet | null; log?: PredictionLog | null }): SetScan {
+export function scanSet(s: ScanSettings, input: ScanInput): SetScan {
   const direction = DEFENSES[s.method].direction;
   let largestCluster = 0;
   let scores: Float32Array;
@@ -68,13 +103,14 @@ export function scanSet(s: ScanSettings, input: { set?: ImageSet | null; log?: P
     if (!set) throw new Error(`${s.method}: needs the unlabeled images`);
     scores = tidy(() => {
       const pixels = imagesToUnit(set).flatten(1);
-      if (s.method === 'collinear') return collinearScores(pixels, { k: Math.max(2, s.k + 3) });
+      const neighbours = input.neighbours;
+      if (s.method === 'collinear') return collinearScores(pixels, { k: Math.max(2, s.k + 3), neighbours });
       if (s.method === 'cluster') {
-        const c = clusterScores(pixels, { linkage: s.linkage });
+        const c = clusterScores(pixels, { linkage: s.linkage, neighbours });
         largestCluster = c.clustering.sizes[0];
         return c.scores;
       }
-      return duplicateScores(pixels);
+      return duplicateScores(pixels, { neighbours });
     });
     space = () => {
       const pixels = imagesToUnit(set).flatten(1);

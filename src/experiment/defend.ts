@@ -5,7 +5,7 @@ import { readNpy, type ImageSet } from '../data/index.js';
 import {
   DEFENSES,
   evaluateFlags,
-  scanSet,
+  scanSets,
   type Evaluation,
   type ScanSettings,
   type SetScan,
@@ -17,11 +17,21 @@ export interface Scan extends SetScan {
   evaluation: Evaluation;
 }
 
-/** Scores `set` (whose examples from `poisonOffset` on are poisons), flags and evaluates. */
-export function scanUnlabeled(s: DefenseSettings, set: ImageSet, predictionLog: string, poisonOffset: number): Scan {
-  const log = s.method === 'dynamics' ? readNpy(predictionLog) : null;
-  const scan = scanSet(s, { set, log });
-  const truth = new Uint8Array(scan.scores.length);
+/**
+ * Scores `set` (whose examples from `poisonOffset` on are poisons) with each detector, flags and
+ * evaluates; the pixel detectors share one nearest-neighbour pass.
+ */
+export function scanUnlabeled(
+  settings: DefenseSettings[],
+  set: ImageSet,
+  predictionLog: string,
+  poisonOffset: number,
+): Scan[] {
+  const log = settings.some((s) => s.method === 'dynamics') ? readNpy(predictionLog) : null;
+  const truth = new Uint8Array(set.n);
   truth.fill(1, poisonOffset);
-  return { ...scan, evaluation: evaluateFlags(scan.scores, DEFENSES[s.method].direction, scan.flags, truth) };
+  return scanSets(settings, { set, log }).map((scan) => ({
+    ...scan,
+    evaluation: evaluateFlags(scan.scores, DEFENSES[scan.method].direction, scan.flags, truth),
+  }));
 }

@@ -280,10 +280,13 @@ export async function defendWith(
 ): Promise<MultiDefenseOutcome> {
   if (detectors.length === 0) throw new Error('defense: no detector given');
   const poisonedSet = extendUnlabeled(d.split.unlabeled, d.poisons, 'poisons');
-  const scans = detectors.map((settings) => ({
-    settings,
-    scan: scanUnlabeled(settings, poisonedSet, join(d.ev.poisoned.dir, 'predictions.npy'), d.split.unlabeled.n),
-  }));
+  const scanned = scanUnlabeled(
+    detectors,
+    poisonedSet,
+    join(d.ev.poisoned.dir, 'predictions.npy'),
+    d.split.unlabeled.n,
+  );
+  const scans = detectors.map((settings, i) => ({ settings, scan: scanned[i] }));
   const flagged = new Uint8Array(poisonedSet.n);
   for (const { scan } of scans) scan.flags.flagged.forEach((f, i) => (flagged[i] |= f ? 1 : 0));
   const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !flagged[i]);

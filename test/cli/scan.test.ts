@@ -103,6 +103,52 @@ describe('semipoison scan', () => {
     expect(bare.err).toMatch(/pass the unlabeled set/);
   });
 
+  it('runs several detectors at once: one folder each, and the union of their flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-many-'));
+    writeLog(join(dir, 'log.npy'));
+    writeManifest(join(dir, 'manifest.json'));
+    // 60 random 8×8 images, then a 12-point linear bridge between two of them.
+    let seed = 3;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const pixels = Uint8Array.from({ length: 72 * 64 }, () => Math.floor(rnd() * 256));
+    for (let j = 0; j < 12; j++)
+      for (let d = 0; d < 64; d++)
+        pixels[(60 + j) * 64 + d] = Math.round(pixels[d] * (1 - j / 11) + pixels[64 + d] * (j / 11));
+    writeNpy(join(dir, 'set.npy'), { dtype: 'uint8', shape: [72, 8, 8], data: pixels });
+    const args = [join(dir, 'set.npy'), '--predictions', join(dir, 'log.npy'), '--k', '2'];
+    const manifest = ['--manifest', join(dir, 'manifest.json')];
+    const r = run([...args, ...manifest, '--method', 'all', '--out', join(dir, 'all'), '--json']);
+    expect(r.code, r.err).toBe(0);
+    const summary = JSON.parse(r.out);
+    expect(summary.methods).toEqual(['dynamics', 'collinear', 'cluster', 'duplicates']);
+    const flags = readFileSync(join(dir, 'all', 'flags.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(flags[0]).toBe('index,dynamics,collinear,cluster,duplicates,any');
+    expect(flags).toHaveLength(73);
+    let any = 0;
+    for (const line of flags.slice(1)) {
+      const v = line.split(',').map(Number);
+      expect(v[5]).toBe(Math.max(...v.slice(1, 5)));
+      any += v[5];
+    }
+    expect(summary.flagged).toBe(any);
+    expect(summary.evaluation.tpr).toBe(1); // collinearity alone finds the whole bridge
+    // Each detector's folder holds what a scan with that detector alone writes.
+    for (const method of summary.methods as string[]) {
+      const alone = run([...args, ...manifest, '--method', method, '--out', join(dir, method), '--json']);
+      expect(alone.code, alone.err).toBe(0);
+      expect(readFileSync(join(dir, 'all', method, 'scores.csv'), 'utf8')).toBe(
+        readFileSync(join(dir, method, 'scores.csv'), 'utf8'),
+      );
+      expect(summary.by_method[method]).toEqual(JSON.parse(alone.out));
+    }
+    // Without a log, all means the pixel detectors.
+    const pixelsOnly = run([join(dir, 'set.npy'), '--method', 'all', '--out', join(dir, 'pixels'), '--json']);
+    expect(pixelsOnly.code, pixelsOnly.err).toBe(0);
+    expect(JSON.parse(pixelsOnly.out).methods).toEqual(['collinear', 'cluster', 'duplicates']);
+  });
+
   it('fails clearly, leaving no output, on logs that do not fit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scan-bad-'));
     writeNpy(join(dir, 'set.npy'), { dtype: 'uint8', shape: [5, 2, 2], data: new Uint8Array(20) });
@@ -135,7 +181,12 @@ describe('semipoison scan', () => {
         /3 clean examples \+ 2 poisons, but 6 were scanned/,
       ],
       [['--method', 'dynamics'], /needs --predictions/],
-      [['--method', 'nope'], /Allowed choices are dynamics, collinear, cluster, duplicates/],
+      [['--method', 'nope'], /unknown detector 'nope' \(choose from dynamics, collinear, cluster, duplicates/],
+      [[join(dir, 'set.npy'), '--method', 'cluster,cluster'], /names a detector twice/],
+      [
+        ['--predictions', join(dir, 'log.npy'), '--method', 'dynamics,cluster'],
+        /--method cluster needs the unlabeled set/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = run([...args, '--out', out]);

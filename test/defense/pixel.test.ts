@@ -1,7 +1,19 @@
 // Dataset-inspection detectors on constructed data with known answers: a planted line of points
 // among random ones (collinearity), planted tight clusters (agglomerative clustering), near-duplicates.
 import { describe, expect, it } from 'vitest';
-import { agglomerate, autoFlags, collinearScores, duplicateScores, evaluateFlags } from '../../src/defense/index.js';
+import {
+  agglomerate,
+  autoFlags,
+  collinearScores,
+  duplicateScores,
+  evaluateFlags,
+  knn,
+  neighbourGraph,
+  SCAN_DEFAULTS,
+  scanSet,
+  scanSets,
+} from '../../src/defense/index.js';
+import type { ImageSet } from '../../src/data/index.js';
 import { tensor, tidy } from '../../src/tensor/index.js';
 import { seededRandom } from '../../src/util/random.js';
 
@@ -80,5 +92,48 @@ describe('near-duplicates', () => {
     expect(s[50]).toBeLessThan(0.05);
     expect(s[3]).toBeLessThan(0.05);
     expect(s[10]).toBeGreaterThan(0.5);
+  });
+});
+
+describe('several detectors over one set', () => {
+  function bridgeSet(): ImageSet {
+    const r = seededRandom(11);
+    const n = 240;
+    const images = new Uint8Array(n * 8 * 8);
+    for (let i = 0; i < 200 * 64; i++) images[i] = Math.floor(r() * 256);
+    const [a, b] = [images.subarray(0, 64), images.subarray(64, 128)];
+    for (let j = 0; j < 40; j++) {
+      const t = j / 39;
+      for (let d = 0; d < 64; d++) images[(200 + j) * 64 + d] = Math.round(a[d] * (1 - t) + b[d] * t);
+    }
+    return { images, n, height: 8, width: 8, channels: 1, labels: null, numClasses: 10 };
+  }
+
+  it('share one neighbour graph and score and flag exactly as each does alone', () => {
+    const set = bridgeSet();
+    const settings = (['collinear', 'cluster', 'duplicates'] as const).map((method) => ({ ...SCAN_DEFAULTS, method }));
+    const together = scanSets(settings, { set });
+    settings.forEach((s, i) => {
+      const alone = scanSet(s, { set });
+      expect(together[i].method).toBe(s.method);
+      expect(Array.from(together[i].scores)).toEqual(Array.from(alone.scores));
+      expect(Array.from(together[i].flags.flagged)).toEqual(Array.from(alone.flags.flagged));
+    });
+    // The bridge is found by each pixel detector.
+    for (const scan of together.slice(0, 2)) expect(scan.flags.flagged.slice(200).every((f) => f === 1)).toBe(true);
+  });
+
+  it('cuts a wider graph to the k a detector needs, and rejects a graph that does not fit', () => {
+    const pixels = tensor(randomPoints(50, 5).flat(), [50, D]);
+    const wide = knn(pixels, pixels, 9, { excludeSelf: true });
+    const cut = neighbourGraph(pixels, 4, wide);
+    const fresh = knn(pixels, pixels, 4, { excludeSelf: true });
+    expect(Array.from(cut.indices)).toEqual(Array.from(fresh.indices));
+    expect(Array.from(cut.distances)).toEqual(Array.from(fresh.distances));
+    expect(() => neighbourGraph(pixels, 12, wide)).toThrow(/12 neighbours needed, 9 given/);
+    const other = tensor(randomPoints(40, 6).flat(), [40, D]);
+    expect(() => neighbourGraph(other, 4, wide)).toThrow(/cover 50 examples, the set has 40/);
+    pixels.dispose();
+    other.dispose();
   });
 });
