@@ -5,7 +5,7 @@
 // A set's neighbours among itself (queries === keys, excludeSelf) use the symmetry of the distance
 // matrix: it is computed in square tiles of its upper triangle only, and each tile updates the running
 // k best of its rows and, transposed, those of its columns, which halves the matrix products.
-import { callOp, cat, full, keep, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
+import { arange, callOp, cat, full, keep, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
 
 /** Pushes a distance out of reach of topk. */
 const FAR = 3e38;
@@ -93,6 +93,46 @@ export function knn(queries: Tensor, keys: Tensor, k: number, opts: KnnOptions =
   return { indices, distances, k };
 }
 
+/** Rows per group of the two-stage column selection. */
+const GROUP = 32;
+
+/**
+ * The k smallest entries of each column of d (R×C), as C×k values and row indices, without
+ * transposing d: the column minima of groups of GROUP rows first (a reduction along contiguous
+ * memory), then an exact selection among the rows of each column's k best groups. Exact: an entry
+ * outside those groups is at least the k-th smallest group minimum, and the k best groups' minima
+ * are k distinct entries no larger than it.
+ */
+function columnTopk(d: Tensor, k: number): [Tensor, Tensor] {
+  const [r, c] = d.shape;
+  const groups = Math.floor(r / GROUP);
+  if (groups <= k) {
+    const [v, i] = d.T.contiguous().topk(Math.min(k, r), 1, false, true);
+    return [v, i];
+  }
+  const grouped = groups * GROUP;
+  const minima = callOp<Tensor>('amin', '', [d.slice(0, 0, grouped).view([groups, GROUP, c]), [1], false]);
+  const [, best] = minima.T.contiguous().topk(k, 1, false, false); // C×k groups
+  let rows = best
+    .mul(GROUP)
+    .unsqueeze(2)
+    .add(arange(0, GROUP).view([1, 1, GROUP]))
+    .flatten(1);
+  if (grouped < r)
+    rows = cat(
+      [
+        rows,
+        arange(grouped, r)
+          .view([1, r - grouped])
+          .expand([c, r - grouped]),
+      ],
+      1,
+    );
+  const candidates = d.gather(0, rows.T.contiguous()).T.contiguous();
+  const [v, at] = candidates.topk(k, 1, false, true);
+  return [v, rows.gather(1, at)];
+}
+
 /** Each row's k nearest other rows, from the upper-triangle tiles of the distance matrix. */
 function selfJoin(x: Tensor, k: number, tile: number): KnnResult {
   if (!Number.isInteger(tile) || tile < 1) throw new Error(`knn: tileSize must be a positive integer, got ${tile}`);
@@ -105,9 +145,9 @@ function selfJoin(x: Tensor, k: number, tile: number): KnnResult {
     // Running k best of every tile row: squared distances and global column indices.
     const bestD = starts.map((s, b) => keep(full([end(b) - s, k], FAR)));
     const bestI = starts.map((s, b) => keep(zeros([end(b) - s, k], { dtype: 'int64' })));
-    const merge = (b: number, d: Tensor, offset: number): void => {
+    /** Merges a tile's candidates (rows of tile b: values and their indices within the other tile). */
+    const merge = (b: number, tv: Tensor, ti: Tensor, offset: number): void => {
       const [v, i] = tidy(() => {
-        const [tv, ti] = d.topk(Math.min(k, d.shape[1]), 1, false, true);
         const cv = cat([bestD[b], tv], 1);
         const ci = cat([bestI[b], ti.add(offset)], 1);
         const [nv, at] = cv.topk(k, 1, false, true);
@@ -131,9 +171,12 @@ function selfJoin(x: Tensor, k: number, tile: number): KnnResult {
             norms.slice(0, starts[b], end(b)).unsqueeze(0),
           );
           if (a === b) callOp<Tensor>('diagonal', '', [d, 0, 0, 1]).fill_(FAR);
-          merge(a, d, starts[b]);
-          // A contiguous copy of the transpose: topk along rows is faster than down strided columns.
-          if (a !== b) merge(b, d.T.contiguous(), starts[a]);
+          const [rv, ri] = d.topk(Math.min(k, d.shape[1]), 1, false, true);
+          merge(a, rv, ri, starts[b]);
+          if (a !== b) {
+            const [cv, ci] = columnTopk(d, k);
+            merge(b, cv, ci, starts[a]);
+          }
         });
       }
     }

@@ -108,30 +108,38 @@ describe('knn and flags', () => {
       [605, 300],
     ])
       pts.splice(dst * 6, 6, ...pts.slice(src * 6, src * 6 + 6));
-    const k = 12;
-    const [tiled, rows] = tidy(() => {
-      const x = tensor(pts, [610, 6]);
-      return [
-        knn(x, x, k, { excludeSelf: true, tileSize: 300 }),
-        // Another tensor as the queries takes the row-block path.
-        knn(x.clone(), x, k, { excludeSelf: true, blockSize: 97 }),
-      ];
-    });
-    expect(Array.from(tiled.distances)).toEqual(Array.from(rows.distances));
-    for (let i = 0; i < 610; i++) {
-      const own = Array.from(tiled.indices.subarray(i * k, (i + 1) * k));
-      expect(own).not.toContain(i);
-      // Same neighbours up to the order of equal distances.
-      const byDistance = (idx: Int32Array) =>
-        Array.from(idx.subarray(i * k, (i + 1) * k))
-          .map((j, c) => `${tiled.distances[i * k + c]}:${j}`)
-          .sort();
-      const cut = tiled.distances[i * k + k - 1];
-      const inside = (l: string[]) => l.filter((e) => Number(e.split(':')[0]) < cut);
-      expect(inside(byDistance(tiled.indices))).toEqual(inside(byDistance(rows.indices)));
+    // k = 12 with tiles of 300 selects each tile's column minima directly (9 groups of 32 rows, not
+    // more than k); k = 4 and 3 take the two-stage selection (group minima, then the best groups),
+    // with 12 and 8 rows left over after the groups of the 300- and 200-row tiles.
+    for (const [k, tileSize] of [
+      [12, 300],
+      [4, 300],
+      [3, 200],
+    ]) {
+      const [tiled, rows] = tidy(() => {
+        const x = tensor(pts, [610, 6]);
+        return [
+          knn(x, x, k, { excludeSelf: true, tileSize }),
+          // Another tensor as the queries takes the row-block path.
+          knn(x.clone(), x, k, { excludeSelf: true, blockSize: 97 }),
+        ];
+      });
+      expect(Array.from(tiled.distances)).toEqual(Array.from(rows.distances));
+      for (let i = 0; i < 610; i++) {
+        const own = Array.from(tiled.indices.subarray(i * k, (i + 1) * k));
+        expect(own).not.toContain(i);
+        // Same neighbours up to the order of equal distances.
+        const byDistance = (idx: Int32Array) =>
+          Array.from(idx.subarray(i * k, (i + 1) * k))
+            .map((j, c) => `${tiled.distances[i * k + c]}:${j}`)
+            .sort();
+        const cut = tiled.distances[i * k + k - 1];
+        const inside = (l: string[]) => l.filter((e) => Number(e.split(':')[0]) < cut);
+        expect(inside(byDistance(tiled.indices))).toEqual(inside(byDistance(rows.indices)));
+      }
+      expect(tiled.indices[3 * k]).toBe(7);
+      expect(tiled.distances[3 * k]).toBe(0);
     }
-    expect(tiled.indices[3 * k]).toBe(7);
-    expect(tiled.distances[3 * k]).toBe(0);
     expect(() =>
       tidy(() => {
         const x = tensor(pts, [610, 6]);
