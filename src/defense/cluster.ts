@@ -79,11 +79,14 @@ export function agglomerate(features: Tensor, opts: ClusterOptions = {}): Cluste
   return { labels, sizes: roots.map(([, c]) => c), threshold };
 }
 
-/** A binary min-heap of [key, a, b] entries. */
+/** A binary min-heap of [key, a, b] entries, ordered by key, then a, then b (a total order: equal keys pop in one way). */
 class MinHeap {
   private readonly items: [number, number, number][] = [];
   get size(): number {
     return this.items.length;
+  }
+  private static less(x: [number, number, number], y: [number, number, number]): boolean {
+    return x[0] < y[0] || (x[0] === y[0] && (x[1] < y[1] || (x[1] === y[1] && x[2] < y[2])));
   }
   push(item: [number, number, number]): void {
     const h = this.items;
@@ -91,7 +94,7 @@ class MinHeap {
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p][0] <= h[i][0]) break;
+      if (!MinHeap.less(h[i], h[p])) break;
       [h[p], h[i]] = [h[i], h[p]];
       i = p;
     }
@@ -107,8 +110,8 @@ class MinHeap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < h.length && h[l][0] < h[m][0]) m = l;
-        if (r < h.length && h[r][0] < h[m][0]) m = r;
+        if (l < h.length && MinHeap.less(h[l], h[m])) m = l;
+        if (r < h.length && MinHeap.less(h[r], h[m])) m = r;
         if (m === i) break;
         [h[m], h[i]] = [h[i], h[m]];
         i = m;
@@ -153,11 +156,14 @@ function averageLinkage(
       }
     }
   }
+  // Only pairs within the threshold enter the heap: merging stops at the first one beyond it. Edges
+  // beyond it still count in the sums, and a merge can bring a pair's mean under the threshold.
   const heap = new MinHeap();
-  for (const [a, m] of edges) for (const [b, e] of m) if (a < b) heap.push([e.sum / e.count, a, b]);
+  for (const [a, m] of edges) {
+    for (const [b, e] of m) if (a < b && e.sum / e.count <= threshold) heap.push([e.sum / e.count, a, b]);
+  }
   while (heap.size > 0) {
     const [avg, a, b] = heap.pop();
-    if (avg > threshold) return;
     const e = edges.get(a)?.get(b);
     if (!e || e.sum / e.count !== avg) continue; // stale: a merge changed or removed this pair
     const root = uf.union(a, b);
@@ -177,7 +183,7 @@ function averageLinkage(
         back.set(root, rec);
       }
       const now = merged.get(c)!;
-      heap.push([now.sum / now.count, Math.min(root, c), Math.max(root, c)]);
+      if (now.sum / now.count <= threshold) heap.push([now.sum / now.count, Math.min(root, c), Math.max(root, c)]);
     }
     edges.delete(other);
   }
