@@ -1,13 +1,10 @@
 // `semipoison evaluate`: a trained model (a run folder or its model.safetensors) on a dataset split
 // or on any images: accuracy, per-class accuracy and the confusion matrix, the predictions of chosen
 // examples (what does the victim say about x*?), and optionally every softmax as a .npy array.
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { DATASETS, isDatasetName, loadDataset, readImages, writeNpy, type ImageSet } from '../data/index.js';
-import { loadClassifier, type Classifier } from '../nn/index.js';
-import { argmaxRows, checkNormalization, classificationReport, predictProbs } from '../ssl/index.js';
-import { loadSafetensors, type Device } from '../tensor/index.js';
+import { DATASETS, isDatasetName, loadDataset, readImages, writeNpy } from '../data/index.js';
+import { argmaxRows, classificationReport, predictProbs } from '../ssl/index.js';
+import { loadTrainedModel, readModelFile } from './model.js';
 import { int, precision, setupEngine } from './options.js';
 
 interface EvaluateFlags {
@@ -38,46 +35,6 @@ export function parseIndexList(value: string): number[] {
   return out;
 }
 
-/** The model file of a run folder, or the file itself. */
-function modelPath(path: string): string {
-  if (!existsSync(path)) throw new Error(`${path} does not exist`);
-  const file = statSync(path).isDirectory() ? join(path, 'model.safetensors') : path;
-  if (!existsSync(file)) throw new Error(`${path}: no model.safetensors in this folder (a run folder of \`train\`?)`);
-  return file;
-}
-
-/** A JSON entry of a model's metadata, with an error that names the file and the key. */
-function metaJson<T>(file: string, metadata: Record<string, string>, key: string): T | undefined {
-  if (metadata[key] === undefined) return undefined;
-  try {
-    return JSON.parse(metadata[key]) as T;
-  } catch {
-    throw new Error(`${file}: its metadata '${key}' is not JSON`);
-  }
-}
-
-function readMetadata(file: string): Record<string, string> {
-  const { tensors, metadata } = loadSafetensors(file);
-  for (const t of Object.values(tensors)) t.dispose();
-  return metadata;
-}
-
-function loadModel(file: string, set: ImageSet, device: Device): Classifier {
-  try {
-    return loadClassifier(file, {
-      numClasses: set.numClasses,
-      inChannels: set.channels,
-      imageSize: set.height,
-      device,
-    }).model;
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `${file}: its weights do not fit ${set.height}×${set.width}×${set.channels} images of ${set.numClasses} classes: ${why}`,
-    );
-  }
-}
-
 const pct = (x: number | null): string => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
 
 export function registerEvaluate(program: Command): void {
@@ -99,12 +56,9 @@ export function registerEvaluate(program: Command): void {
       if (flags.predictions !== undefined && !flags.predictions.endsWith('.npy')) {
         throw new Error(`--predictions: expected a .npy file name, got '${flags.predictions}'`);
       }
-      const file = modelPath(modelArg);
-      const metadata = readMetadata(file);
-      if (!metadata.norm)
-        throw new Error(`${file}: its metadata has no input normalisation ('norm'): not a model of \`train\``);
-      const config = metaJson<{ dataset?: string }>(file, metadata, 'config') ?? {};
-      const datasetName = flags.dataset ?? config.dataset ?? 'fashion-mnist';
+      const trained = readModelFile(modelArg);
+      const file = trained.file;
+      const datasetName = flags.dataset ?? trained.dataset ?? 'fashion-mnist';
       if (!isDatasetName(datasetName)) {
         throw new Error(
           `--dataset: unknown dataset '${datasetName}' (choose from ${Object.keys(DATASETS).join(', ')})`,
@@ -119,14 +73,7 @@ export function registerEvaluate(program: Command): void {
       for (const i of indices ?? []) {
         if (i >= set.n) throw new Error(`--indices: ${i} is out of range (the set has ${set.n} images)`);
       }
-      const modelChannels = metaJson<{ mean?: unknown[] }>(file, metadata, 'norm')?.mean?.length;
-      if (modelChannels !== set.channels) {
-        throw new Error(
-          `${file}: the model takes ${String(modelChannels)}-channel images, ${flags.images ?? datasetName} has ${set.channels}-channel ones`,
-        );
-      }
-      const norm = checkNormalization(metadata.norm, set.channels, file);
-      const model = loadModel(file, set, device);
+      const { model, norm } = loadTrainedModel(trained, set, flags.images ?? datasetName, device);
       const probs = predictProbs(model, set, norm, { device, bf16, indices: indices ?? undefined });
       model.dispose();
       const c = set.numClasses;

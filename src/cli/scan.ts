@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { writeDirAtomic } from '../util/atomic.js';
 import { Option, type Command } from 'commander';
 import { readManifest, type ManifestFile } from '../attack/index.js';
-import { readNpy, readImages, type ImageSet } from '../data/index.js';
+import { float16ToFloat32, readNpy, readImages, type ImageSet } from '../data/index.js';
+import { embedImages } from '../ssl/index.js';
+import { loadTrainedModel, readModelFile } from './model.js';
 import {
   DEFENSES,
   evaluateFlags,
@@ -22,6 +24,8 @@ import { float, int, setupEngine } from './options.js';
 
 interface ScanFlags {
   method: string;
+  features?: string;
+  embed?: string;
   predictions?: string;
   flagCount?: number;
   threshold?: number;
@@ -72,6 +76,24 @@ function groundTruth(m: ManifestFile, manifestPath: string, n: number, offset: n
     truth[i] = 1;
   }
   return truth;
+}
+
+/** An N × D feature array (float16/32/64, any trailing shape flattened) with every value finite. */
+function readFeatures(path: string): { data: Float32Array; dim: number } {
+  const a = readNpy(path);
+  if (a.shape.length < 2)
+    throw new Error(`${path}: features must be examples × dimensions, got (${a.shape.join(', ')})`);
+  const n = a.shape[0];
+  const dim = a.shape.slice(1).reduce((x, y) => x * y, 1);
+  if (n < 2 || dim < 1) throw new Error(`${path}: features of ${n} examples × ${dim} dimensions: nothing to compare`);
+  let data: Float32Array;
+  if (a.dtype === 'float32') data = a.data as Float32Array;
+  else if (a.dtype === 'float64') data = Float32Array.from(a.data as Float64Array);
+  else if (a.dtype === 'float16') data = float16ToFloat32(a.data as Uint16Array);
+  else throw new Error(`${path}: features must be float16, float32 or float64, got ${a.dtype}`);
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${path}: example ${Math.floor(bad / dim)} has a non-finite feature (${data[bad]})`);
+  return { data, dim };
 }
 
 /** --method: one detector, a comma-separated list, or 'all' (the pixel detectors, and dynamics given a log). */
@@ -150,6 +172,14 @@ export function registerScan(program: Command): void {
       'dynamics',
     )
     .option('--predictions <log.npy>', 'per-epoch softmax log, epochs × examples × classes (dynamics)')
+    .option(
+      '--features <file.npy>',
+      'measure the pixel detectors in this space instead: N × D features of the same examples (any pipeline’s embedding)',
+    )
+    .option(
+      '--embed <model>',
+      'measure them in a trained model’s penultimate features (a run folder or model.safetensors)',
+    )
     .option('--flag-count <k>', 'flag exactly the k most suspicious examples', int(0))
     .option('--threshold <x>', 'flag scores beyond this value instead of the automatic rule', float(0))
     .option('--z <x>', 'automatic rule: robust z-score of the log-score beyond which examples are flagged', float(0), 5)
@@ -196,10 +226,29 @@ export function registerScan(program: Command): void {
           );
         }
       }
+      if (f.features && f.embed) throw new Error('--features and --embed both give the space to measure in: pass one');
+      let features: { data: Float32Array; dim: number } | null = null;
+      if (f.features) {
+        features = readFeatures(f.features);
+        const rows = features.data.length / features.dim;
+        if (set && rows !== set.n) throw new Error(`${f.features}: features of ${rows} examples, the set has ${set.n}`);
+        if (log && rows !== log.shape[1]) {
+          throw new Error(`${f.features}: features of ${rows} examples, the log covers ${log.shape[1]}`);
+        }
+      }
+      if (f.embed) {
+        if (!set) throw new Error('--embed needs the unlabeled set (the images to embed)');
+        const trained = readModelFile(f.embed);
+        const { model, norm } = loadTrainedModel(trained, set, setPath!, 'cpu');
+        features = embedImages(model, set, norm);
+        model.dispose();
+      }
       const pixelMethod = methods.find((m) => m !== 'dynamics');
-      if (pixelMethod && !set) throw new Error(`--method ${pixelMethod} needs the unlabeled set`);
+      if (pixelMethod && !set && !features) {
+        throw new Error(`--method ${pixelMethod} needs the unlabeled set (or its --features)`);
+      }
       // The ground truth is checked against the scanned size before the (possibly long) scan.
-      const scannedN = set ? set.n : (log?.shape[1] ?? 0);
+      const scannedN = set ? set.n : features ? features.data.length / features.dim : (log?.shape[1] ?? 0);
       const truth = manifest && f.manifest ? groundTruth(manifest, f.manifest, scannedN, f.poisonOffset) : null;
       const scans = scanSets(
         methods.map((method) => ({
@@ -210,7 +259,7 @@ export function registerScan(program: Command): void {
           count: f.flagCount ?? null,
           threshold: f.threshold ?? null,
         })),
-        { set, log },
+        { set, log, features },
       );
       const reports = scans.map((scan) => methodReport(scan, truth));
       const single = scans.length === 1;

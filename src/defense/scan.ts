@@ -3,7 +3,7 @@
 // the chosen rule, and keep the space the score lives in for looking up neighbours (Figure 8).
 import { imagesToUnit, type ImageSet } from '../data/index.js';
 import type { Tensor } from '../tensor/index.js';
-import { tidy } from '../tensor/index.js';
+import { tensor, tidy } from '../tensor/index.js';
 import { clusterScores } from './cluster.js';
 import { collinearScores } from './collinear.js';
 import { duplicateScores } from './duplicates.js';
@@ -53,8 +53,29 @@ export interface SetScan {
 export interface ScanInput {
   set?: ImageSet | null;
   log?: PredictionLog | null;
+  /**
+   * The space the pixel detectors measure in instead of pixels: N×D features of the same examples
+   * (a model's embedding, or any pipeline's), row-major.
+   */
+  features?: { data: Float32Array; dim: number } | null;
   /** The set's pixel k-nearest-neighbour graph, when computed once for several pixel detectors. */
   neighbours?: KnnResult;
+}
+
+/** The points the pixel detectors measure between: the given features, else the images' pixels in [0, 1]. */
+function points(input: ScanInput): Tensor {
+  if (input.features) {
+    const { data, dim } = input.features;
+    return tensor(data, [data.length / dim, dim]);
+  }
+  if (!input.set) throw new Error('needs the unlabeled images or their features');
+  return imagesToUnit(input.set).flatten(1);
+}
+
+/** How many examples the pixel detectors see. */
+function pointCount(input: ScanInput): number {
+  if (input.features) return input.features.data.length / input.features.dim;
+  return input.set?.n ?? 0;
 }
 
 /** Neighbours a pixel detector reads from the set's k-nearest-neighbour graph (0: none). */
@@ -71,14 +92,14 @@ function neighboursNeeded(s: ScanSettings, n: number): number {
  * needs; each then scores and flags exactly as it does alone.
  */
 export function scanSets(settings: ScanSettings[], input: ScanInput): SetScan[] {
-  const set = input.set;
-  const needs = set ? settings.map((s) => neighboursNeeded(s, set.n)).filter((k) => k > 0) : [];
+  const n = pointCount(input);
+  const needs = n > 0 ? settings.map((s) => neighboursNeeded(s, n)).filter((k) => k > 0) : [];
   const k = Math.max(0, ...needs);
   let neighbours = input.neighbours;
-  if (!neighbours && set && needs.length > 1 && k <= set.n - 1) {
+  if (!neighbours && needs.length > 1 && k <= n - 1) {
     neighbours = tidy(() => {
-      const pixels = imagesToUnit(set).flatten(1);
-      return knn(pixels, pixels, k, { excludeSelf: true });
+      const x = points(input);
+      return knn(x, x, k, { excludeSelf: true });
     });
   }
   return settings.map((s) => scanSet(s, { ...input, neighbours }));
@@ -99,10 +120,9 @@ export function scanSet(s: ScanSettings, input: ScanInput): SetScan {
       return { queries: mu0, keys: mu1 };
     };
   } else {
-    const set = input.set;
-    if (!set) throw new Error(`${s.method}: needs the unlabeled images`);
+    if (!input.set && !input.features) throw new Error(`${s.method}: needs the unlabeled images or their features`);
     scores = tidy(() => {
-      const pixels = imagesToUnit(set).flatten(1);
+      const pixels = points(input);
       const neighbours = input.neighbours;
       if (s.method === 'collinear') return collinearScores(pixels, { k: Math.max(2, s.k + 3), neighbours });
       if (s.method === 'cluster') {
@@ -113,7 +133,7 @@ export function scanSet(s: ScanSettings, input: ScanInput): SetScan {
       return duplicateScores(pixels, { neighbours });
     });
     space = () => {
-      const pixels = imagesToUnit(set).flatten(1);
+      const pixels = points(input);
       return { queries: pixels, keys: pixels };
     };
   }

@@ -42,6 +42,41 @@ export function predictProbs(
   return out;
 }
 
+/** Penultimate features (N×D, row-major) of the model in eval mode: the space a scan can measure in. */
+export function embedImages(
+  model: Classifier,
+  set: ImageSet,
+  norm: Normalization,
+  opts: PredictOptions = {},
+): { data: Float32Array; dim: number } {
+  const bs = opts.batchSize ?? 256;
+  const n = set.n;
+  let out: Float32Array | null = null;
+  let dim = 0;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      for (let s = 0; s < n; s += bs) {
+        const idx = Array.from({ length: Math.min(bs, n - s) }, (_, k) => s + k);
+        const feats = tidy(() => {
+          const x = imagesToTensor(set, norm, idx, opts.device);
+          const f = autocast(() => model.embed(x), { enabled: opts.bf16 ?? false, device: opts.device });
+          return f.to('float32').flatten(1).toFloat32();
+        });
+        if (!out) {
+          dim = feats.length / idx.length;
+          out = new Float32Array(n * dim);
+        }
+        out.set(feats, s * dim);
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return { data: out ?? new Float32Array(0), dim };
+}
+
 /** Index of the largest entry of each row. */
 export function argmaxRows(probs: Float32Array, numClasses: number): Int32Array {
   const n = probs.length / numClasses;

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/data/index.js';
+import { createModel } from '../../src/nn/index.js';
+import { embedImages } from '../../src/ssl/index.js';
+import { manualSeed, saveSafetensors } from '../../src/tensor/index.js';
 
 function run(args: string[]) {
   const r = spawnSync('./bin/semipoison.js', ['scan', '--threads', '1', ...args], { encoding: 'utf8' });
@@ -147,6 +150,89 @@ describe('semipoison scan', () => {
     const pixelsOnly = run([join(dir, 'set.npy'), '--method', 'all', '--out', join(dir, 'pixels'), '--json']);
     expect(pixelsOnly.code, pixelsOnly.err).toBe(0);
     expect(JSON.parse(pixelsOnly.out).methods).toEqual(['collinear', 'cluster', 'duplicates']);
+  });
+
+  it('measures the pixel detectors in a given feature space, or in a trained model’s embedding', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-features-'));
+    // 60 spread-out points in 16-D and a tight clump of 12: clustering must find the clump.
+    let seed = 5;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const feats = new Float32Array(72 * 16);
+    for (let i = 0; i < 72; i++)
+      for (let d = 0; d < 16; d++) feats[i * 16 + d] = i < 60 ? rnd() * 10 : 5 + rnd() * 0.01;
+    writeNpy(join(dir, 'feats.npy'), { dtype: 'float32', shape: [72, 16], data: feats });
+    writeManifest(join(dir, 'manifest.json'));
+    const r = run([
+      '--method',
+      'cluster',
+      '--features',
+      join(dir, 'feats.npy'),
+      '--manifest',
+      join(dir, 'manifest.json'),
+      '--out',
+      join(dir, 'f'),
+      '--json',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const result = JSON.parse(r.out);
+    expect(result.examples).toBe(72);
+    expect(result.evaluation.tpr).toBe(1);
+    expect(result.evaluation.fpr).toBe(0);
+
+    // A model file as `train` writes it (here untrained): its embedding of the set, computed by the
+    // scan, equals the same embedding passed as features.
+    const set = Uint8Array.from({ length: 72 * 8 * 8 }, () => Math.floor(rnd() * 256));
+    writeNpy(join(dir, 'set.npy'), { dtype: 'uint8', shape: [72, 8, 8], data: set });
+    manualSeed(0);
+    const model = createModel('cnn', { numClasses: 10, inChannels: 1, imageSize: 8, width: 4 });
+    const norm = { mean: [0.5], std: [0.25] };
+    saveSafetensors(join(dir, 'model.safetensors'), model.stateDict(), {
+      model: 'cnn',
+      config: JSON.stringify({ width: 4, dataset: 'fashion-mnist' }),
+      norm: JSON.stringify(norm),
+    });
+    const images = { images: set, n: 72, height: 8, width: 8, channels: 1, labels: null, numClasses: 10 };
+    const emb = embedImages(model, images, norm);
+    model.dispose();
+    expect(emb.dim).toBe(16);
+    writeNpy(join(dir, 'emb.npy'), { dtype: 'float32', shape: [72, emb.dim], data: emb.data });
+    const common = [join(dir, 'set.npy'), '--method', 'collinear,cluster', '--json'];
+    const embedded = run([...common, '--embed', dir, '--out', join(dir, 'e1')]);
+    expect(embedded.code, embedded.err).toBe(0);
+    const given = run([...common, '--features', join(dir, 'emb.npy'), '--out', join(dir, 'e2')]);
+    expect(given.code, given.err).toBe(0);
+    for (const method of ['collinear', 'cluster']) {
+      expect(readFileSync(join(dir, 'e1', method, 'scores.csv'), 'utf8')).toBe(
+        readFileSync(join(dir, 'e2', method, 'scores.csv'), 'utf8'),
+      );
+    }
+
+    // Features that do not fit.
+    writeNpy(join(dir, 'short.npy'), { dtype: 'float32', shape: [70, 16], data: new Float32Array(70 * 16) });
+    const nan = Float32Array.from(feats);
+    nan[5 * 16 + 3] = NaN;
+    writeNpy(join(dir, 'nan.npy'), { dtype: 'float32', shape: [72, 16], data: nan });
+    writeNpy(join(dir, 'rgb.npy'), { dtype: 'uint8', shape: [72, 8, 8, 3], data: new Uint8Array(72 * 192) });
+    const out = join(dir, 'bad');
+    const cases: [string[], RegExp][] = [
+      [
+        [join(dir, 'set.npy'), '--method', 'cluster', '--features', join(dir, 'short.npy')],
+        /features of 70 examples, the set has 72/,
+      ],
+      [['--method', 'cluster', '--features', join(dir, 'nan.npy')], /example 5 has a non-finite feature/],
+      [['--method', 'cluster', '--features', join(dir, 'feats.npy'), '--embed', dir], /pass one/],
+      [['--method', 'cluster', '--embed', dir], /--embed needs the unlabeled set/],
+      [
+        [join(dir, 'rgb.npy'), '--method', 'cluster', '--embed', dir],
+        /the model takes 1-channel images, .*rgb\.npy has 3-channel ones/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const bad = run([...args, '--out', out]);
+      expect(bad.code, args.join(' ')).not.toBe(0);
+      expect(bad.err).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    }
   });
 
   it('fails clearly, leaving no output, on logs that do not fit', () => {
