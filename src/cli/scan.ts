@@ -191,7 +191,10 @@ export function registerScan(program: Command): void {
       'index of the first poison in the scanned set (default: the manifest’s unlabeled size)',
       int(0),
     )
-    .requiredOption('--out <dir>', 'new folder for scores.csv and scan.json')
+    .requiredOption(
+      '--out <dir>',
+      'new folder: scores.csv and scan.json (several detectors: a folder each and flags.csv)',
+    )
     .option('--json', 'print one JSON object', false)
     .option('--threads <n>', 'libtorch threads', int(1))
     .option(
