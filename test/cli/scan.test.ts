@@ -10,6 +10,7 @@ import { writeNpy } from '../../src/data/index.js';
 import { createModel } from '../../src/nn/index.js';
 import { embedImages } from '../../src/ssl/index.js';
 import { manualSeed, saveSafetensors } from '../../src/tensor/index.js';
+import { seededRandom } from '../../src/util/random.js';
 
 function run(args: string[]) {
   const r = spawnSync('./bin/semipoison.js', ['scan', '--threads', '1', ...args], { encoding: 'utf8' });
@@ -111,8 +112,7 @@ describe('semipoison scan', () => {
     writeLog(join(dir, 'log.npy'));
     writeManifest(join(dir, 'manifest.json'));
     // 60 random 8×8 images, then a 12-point linear bridge between two of them.
-    let seed = 3;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const rnd = seededRandom(3);
     const pixels = Uint8Array.from({ length: 72 * 64 }, () => Math.floor(rnd() * 256));
     for (let j = 0; j < 12; j++)
       for (let d = 0; d < 64; d++)
@@ -155,8 +155,7 @@ describe('semipoison scan', () => {
   it('measures the pixel detectors in a given feature space, or in a trained model’s embedding', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scan-features-'));
     // 60 spread-out points in 16-D and a tight clump of 12: clustering must find the clump.
-    let seed = 5;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const rnd = seededRandom(5);
     const feats = new Float32Array(72 * 16);
     for (let i = 0; i < 72; i++)
       for (let d = 0; d < 16; d++) feats[i * 16 + d] = i < 60 ? rnd() * 10 : 5 + rnd() * 0.01;
