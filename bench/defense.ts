@@ -17,8 +17,10 @@ import {
   collinearScores,
   dynamicsScores,
   evaluateFlags,
+  flagRates,
   SCAN_DEFAULTS,
   scanSets,
+  unionFlags,
   thresholdFlags,
   type Evaluation,
 } from '../src/defense/index.js';
@@ -103,19 +105,17 @@ async function child(section: string): Promise<Measured> {
       { set: all },
     );
     const seconds = (performance.now() - t0) / 1000;
-    let tp = 0;
-    let fp = 0;
-    let poisons = 0;
-    for (let i = 0; i < all.n; i++) {
-      const flagged = scans.some((sc) => sc.flags.flagged[i] === 1);
-      poisons += truth[i];
-      if (flagged && truth[i]) tp++;
-      else if (flagged) fp++;
-    }
+    const { tpr, fpr } = flagRates(
+      unionFlags(
+        scans.map((sc) => sc.flags),
+        all.n,
+      ),
+      truth,
+    );
     return {
       seconds,
       peak_rss_mb: process.resourceUsage().maxRSS / 1024,
-      evaluation: { tpr: tp / poisons, fpr: fp / (all.n - poisons) },
+      evaluation: { tpr, fpr },
     };
   }
   const pixels = tidy(() => imagesToUnit(all).flatten(1));

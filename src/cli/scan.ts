@@ -14,8 +14,10 @@ import { loadTrainedModel, readModelFile } from './model.js';
 import {
   DEFENSES,
   evaluateFlags,
+  flagRates,
   rankOrder,
   scanSets,
+  unionFlags,
   type DefenseName,
   type Evaluation,
   type SetScan,
@@ -147,20 +149,6 @@ function methodReport(scan: SetScan, truth: Uint8Array | null): { csv: string; r
   return { csv, result };
 }
 
-/** TPR and FPR of the union of several detectors' flags (no single score, so no AUROC). */
-function unionEvaluation(flagged: Uint8Array, truth: Uint8Array): { tpr: number; fpr: number; poisons: number } {
-  let tp = 0;
-  let fp = 0;
-  let poisons = 0;
-  for (let i = 0; i < truth.length; i++) {
-    poisons += truth[i];
-    if (flagged[i] && truth[i]) tp++;
-    else if (flagged[i]) fp++;
-  }
-  const benign = truth.length - poisons;
-  return { tpr: poisons ? tp / poisons : 0, fpr: benign ? fp / benign : 0, poisons };
-}
-
 export function registerScan(program: Command): void {
   program
     .command('scan')
@@ -266,8 +254,10 @@ export function registerScan(program: Command): void {
       );
       const reports = scans.map((scan) => methodReport(scan, truth));
       const single = scans.length === 1;
-      const union = new Uint8Array(scannedN);
-      for (const scan of scans) scan.flags.flagged.forEach((v, i) => (union[i] |= v ? 1 : 0));
+      const union = unionFlags(
+        scans.map((scan) => scan.flags),
+        scannedN,
+      );
       const summary = single
         ? null
         : {
@@ -275,7 +265,7 @@ export function registerScan(program: Command): void {
             examples: scannedN,
             flagged: union.reduce((a, b) => a + b, 0),
             by_method: Object.fromEntries(reports.map((r) => [r.result.method, r.result])),
-            evaluation: truth ? unionEvaluation(union, truth) : null,
+            evaluation: truth ? flagRates(union, truth) : null,
           };
       await writeDirAtomic(f.out, async (tmp) => {
         for (const [i, scan] of scans.entries()) {

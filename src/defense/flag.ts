@@ -77,6 +77,37 @@ export interface Evaluation {
   poisonRanks: number[];
 }
 
+/** Examples that any of several detectors flagged (1) — what a defense that trusts each removes. */
+export function unionFlags(flags: Flags[], n: number): Uint8Array {
+  const any = new Uint8Array(n);
+  for (const f of flags) f.flagged.forEach((v, i) => (any[i] |= v ? 1 : 0));
+  return any;
+}
+
+export type FlagRates = Pick<Evaluation, 'tpr' | 'fpr' | 'truePositives' | 'falsePositives' | 'poisons'>;
+
+/** TPR and FPR of flags given which examples are poisons (no score needed, so no AUROC). */
+export function flagRates(flagged: ArrayLike<number>, isPoison: Uint8Array): FlagRates {
+  if (isPoison.length !== flagged.length) throw new Error('evaluate: ground truth and flags differ in length');
+  let tp = 0;
+  let fp = 0;
+  let p = 0;
+  for (let i = 0; i < isPoison.length; i++) {
+    if (isPoison[i]) {
+      p++;
+      if (flagged[i]) tp++;
+    } else if (flagged[i]) fp++;
+  }
+  const negatives = isPoison.length - p;
+  return {
+    tpr: p ? tp / p : 0,
+    fpr: negatives ? fp / negatives : 0,
+    truePositives: tp,
+    falsePositives: fp,
+    poisons: p,
+  };
+}
+
 /** TPR, FPR, AUROC and poison ranks given which examples are poisons. */
 export function evaluateFlags(
   scores: Float32Array,
@@ -85,15 +116,8 @@ export function evaluateFlags(
   isPoison: Uint8Array,
 ): Evaluation {
   if (isPoison.length !== scores.length) throw new Error('evaluate: ground truth and scores differ in length');
-  let tp = 0;
-  let fp = 0;
-  let p = 0;
-  for (let i = 0; i < scores.length; i++) {
-    if (isPoison[i]) {
-      p++;
-      if (flags.flagged[i]) tp++;
-    } else if (flags.flagged[i]) fp++;
-  }
+  const rates = flagRates(flags.flagged, isPoison);
+  const p = rates.poisons;
   const negatives = scores.length - p;
   const order = rankOrder(scores, direction);
   const rank = new Int32Array(scores.length);
@@ -121,13 +145,5 @@ export function evaluateFlags(
   }
   const poisonRanks: number[] = [];
   for (let i = 0; i < scores.length; i++) if (isPoison[i]) poisonRanks.push(rank[i]);
-  return {
-    tpr: p ? tp / p : 0,
-    fpr: negatives ? fp / negatives : 0,
-    auroc: auc,
-    truePositives: tp,
-    falsePositives: fp,
-    poisons: p,
-    poisonRanks: poisonRanks.sort((a, b) => a - b),
-  };
+  return { ...rates, auroc: auc, poisonRanks: poisonRanks.sort((a, b) => a - b) };
 }

@@ -78,7 +78,10 @@ function pointCount(input: ScanInput): number {
   return input.set?.n ?? 0;
 }
 
-/** Neighbours a pixel detector reads from the set's k-nearest-neighbour graph (0: none). */
+/**
+ * Neighbours a pixel detector reads from the set's k-nearest-neighbour graph (0: none): the one
+ * place that says, for a detector alone and for the pass that several share.
+ */
 function neighboursNeeded(s: ScanSettings, n: number): number {
   if (s.method === 'collinear') return Math.max(2, s.k + 3);
   if (s.method === 'cluster') return Math.min(10, n - 1);
@@ -124,9 +127,10 @@ export function scanSet(s: ScanSettings, input: ScanInput): SetScan {
     scores = tidy(() => {
       const pixels = points(input);
       const neighbours = input.neighbours;
-      if (s.method === 'collinear') return collinearScores(pixels, { k: Math.max(2, s.k + 3), neighbours });
+      const k = neighboursNeeded(s, pixels.shape[0]);
+      if (s.method === 'collinear') return collinearScores(pixels, { k, neighbours });
       if (s.method === 'cluster') {
-        const c = clusterScores(pixels, { linkage: s.linkage, neighbours });
+        const c = clusterScores(pixels, { linkage: s.linkage, k, neighbours });
         largestCluster = c.clustering.sizes[0];
         return c.scores;
       }

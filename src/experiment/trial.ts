@@ -17,7 +17,7 @@ import {
   type ImageSet,
   type Split,
 } from '../data/index.js';
-import type { DefenseName, Evaluation } from '../defense/index.js';
+import { unionFlags, type DefenseName, type Evaluation } from '../defense/index.js';
 import type { StepInfo, TrainOptions } from '../ssl/index.js';
 import { checkDevice, setFlushDenormal, setNumThreads, type Device } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -287,8 +287,10 @@ export async function defendWith(
     d.split.unlabeled.n,
   );
   const scans = detectors.map((settings, i) => ({ settings, scan: scanned[i] }));
-  const flagged = new Uint8Array(poisonedSet.n);
-  for (const { scan } of scans) scan.flags.flagged.forEach((f, i) => (flagged[i] |= f ? 1 : 0));
+  const flagged = unionFlags(
+    scanned.map((scan) => scan.flags),
+    poisonedSet.n,
+  );
   const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !flagged[i]);
   let run: RunOutcome | null = null;
   if (keep.length < poisonedSet.n) {

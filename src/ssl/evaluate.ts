@@ -1,7 +1,7 @@
 // Evaluation: batched inference of a classifier over an image set.
 import type { ImageSet } from '../data/index.js';
 import { imagesToTensor, type Normalization } from '../data/tensors.js';
-import { autocast, noGrad, tidy, type Device } from '../tensor/index.js';
+import { autocast, noGrad, tidy, type Device, type Tensor } from '../tensor/index.js';
 import type { Classifier } from '../nn/index.js';
 
 export interface PredictOptions {
@@ -11,6 +11,47 @@ export interface PredictOptions {
   indices?: ArrayLike<number>;
 }
 
+/**
+ * One output row per image of `set` (or of `opts.indices`), computed batch by batch with the model
+ * in eval mode and without gradients: `f` maps a normalised batch to N×D outputs (under autocast
+ * when bf16 is asked for), `post` maps them on in float32.
+ */
+function batchedRows(
+  model: Classifier,
+  set: ImageSet,
+  norm: Normalization,
+  opts: PredictOptions,
+  f: (x: Tensor) => Tensor,
+  post: (y: Tensor) => Tensor = (y) => y,
+): { data: Float32Array; dim: number } {
+  const bs = opts.batchSize ?? 256;
+  const n = opts.indices ? opts.indices.length : set.n;
+  let out = new Float32Array(0);
+  let dim = 0;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      for (let s = 0; s < n; s += bs) {
+        const idx = Array.from({ length: Math.min(bs, n - s) }, (_, k) => (opts.indices ? opts.indices[s + k] : s + k));
+        const rows = tidy(() => {
+          const x = imagesToTensor(set, norm, idx, opts.device);
+          const y = autocast(() => f(x), { enabled: opts.bf16 ?? false, device: opts.device });
+          return post(y.to('float32')).flatten(1).toFloat32();
+        });
+        if (s === 0) {
+          dim = rows.length / idx.length;
+          out = new Float32Array(n * dim);
+        }
+        out.set(rows, s * dim);
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return { data: out, dim };
+}
+
 /** Softmax probabilities (N×C, row-major) of the model in eval mode. */
 export function predictProbs(
   model: Classifier,
@@ -18,28 +59,14 @@ export function predictProbs(
   norm: Normalization,
   opts: PredictOptions = {},
 ): Float32Array {
-  const bs = opts.batchSize ?? 256;
-  const n = opts.indices ? opts.indices.length : set.n;
-  const c = model.numClasses;
-  const out = new Float32Array(n * c);
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    noGrad(() => {
-      for (let s = 0; s < n; s += bs) {
-        const idx = Array.from({ length: Math.min(bs, n - s) }, (_, k) => (opts.indices ? opts.indices[s + k] : s + k));
-        const probs = tidy(() => {
-          const x = imagesToTensor(set, norm, idx, opts.device);
-          const logits = autocast(() => model.forward(x), { enabled: opts.bf16 ?? false, device: opts.device });
-          return logits.to('float32').softmax(1).toFloat32();
-        });
-        out.set(probs, s * c);
-      }
-    });
-  } finally {
-    model.train(wasTraining);
-  }
-  return out;
+  return batchedRows(
+    model,
+    set,
+    norm,
+    opts,
+    (x) => model.forward(x),
+    (logits) => logits.softmax(1),
+  ).data;
 }
 
 /** Penultimate features (N×D, row-major) of the model in eval mode: the space a scan can measure in. */
@@ -49,32 +76,7 @@ export function embedImages(
   norm: Normalization,
   opts: PredictOptions = {},
 ): { data: Float32Array; dim: number } {
-  const bs = opts.batchSize ?? 256;
-  const n = set.n;
-  let out: Float32Array | null = null;
-  let dim = 0;
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    noGrad(() => {
-      for (let s = 0; s < n; s += bs) {
-        const idx = Array.from({ length: Math.min(bs, n - s) }, (_, k) => s + k);
-        const feats = tidy(() => {
-          const x = imagesToTensor(set, norm, idx, opts.device);
-          const f = autocast(() => model.embed(x), { enabled: opts.bf16 ?? false, device: opts.device });
-          return f.to('float32').flatten(1).toFloat32();
-        });
-        if (!out) {
-          dim = feats.length / idx.length;
-          out = new Float32Array(n * dim);
-        }
-        out.set(feats, s * dim);
-      }
-    });
-  } finally {
-    model.train(wasTraining);
-  }
-  return { data: out ?? new Float32Array(0), dim };
+  return batchedRows(model, set, norm, opts, (x) => model.embed(x));
 }
 
 /** Index of the largest entry of each row. */

@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy, writeNpy } from '../../src/data/index.js';
 import { parseIndexList } from '../../src/cli/evaluate.js';
-import { classificationReport } from '../../src/ssl/index.js';
+import { classificationReport, embedImages, predictProbs } from '../../src/ssl/index.js';
+import { createModel } from '../../src/nn/index.js';
+import { imagesToTensor } from '../../src/data/tensors.js';
+import { manualSeed, tidy } from '../../src/tensor/index.js';
+import { seededRandom } from '../../src/util/random.js';
 
 function run(args: string[]) {
   const r = spawnSync('./bin/semipoison.js', args, { encoding: 'utf8' });
@@ -27,6 +31,44 @@ describe('classificationReport', () => {
     expect(r.perClass.map((p) => p.accuracy)).toEqual([1, 0.5, 0.5, null]);
     expect(() => classificationReport([0, 5], [0, 1], 4)).toThrow(/prediction 5 outside \[0, 4\)/);
     expect(() => classificationReport([0], [0, 1], 4)).toThrow(/1 predictions for 2 labels/);
+  });
+
+  it('embeds and predicts batch by batch exactly as the model does on the whole set, in eval mode', () => {
+    manualSeed(1);
+    const model = createModel('cnn', { numClasses: 10, inChannels: 1, imageSize: 8, width: 4 });
+    const r = seededRandom(2);
+    const set = {
+      images: Uint8Array.from({ length: 7 * 64 }, () => Math.floor(r() * 256)),
+      n: 7,
+      height: 8,
+      width: 8,
+      channels: 1,
+      labels: null,
+      numClasses: 10,
+    };
+    const norm = { mean: [0.5], std: [0.25] };
+    model.train(true);
+    const emb = embedImages(model, set, norm, { batchSize: 3 });
+    const probs = predictProbs(model, set, norm, { batchSize: 3, indices: [6, 0] });
+    expect(model.training).toBe(true);
+    const [wholeEmb, wholeProbs] = tidy(() => {
+      model.eval();
+      const x = imagesToTensor(set, norm);
+      const out = [model.embed(x).toFloat32(), model.forward(x).softmax(1).toFloat32()];
+      model.train(true);
+      return out;
+    });
+    expect(emb.dim).toBe(16);
+    expect(
+      Array.from(emb.data)
+        .map((v, i) => v - wholeEmb[i])
+        .every((d) => Math.abs(d) < 1e-5),
+    ).toBe(true);
+    for (let k = 0; k < 10; k++) {
+      expect(probs[k]).toBeCloseTo(wholeProbs[6 * 10 + k], 6);
+      expect(probs[10 + k]).toBeCloseTo(wholeProbs[k], 6);
+    }
+    model.dispose();
   });
 
   it('parses index lists and ranges', () => {

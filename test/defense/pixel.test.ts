@@ -7,11 +7,13 @@ import {
   collinearScores,
   duplicateScores,
   evaluateFlags,
+  flagRates,
   knn,
   neighbourGraph,
   SCAN_DEFAULTS,
   scanSet,
   scanSets,
+  unionFlags,
 } from '../../src/defense/index.js';
 import type { ImageSet } from '../../src/data/index.js';
 import { tensor, tidy } from '../../src/tensor/index.js';
@@ -121,6 +123,15 @@ describe('several detectors over one set', () => {
     });
     // The bridge is found by each pixel detector.
     for (const scan of together.slice(0, 2)) expect(scan.flags.flagged.slice(200).every((f) => f === 1)).toBe(true);
+  });
+
+  it('unions several detectors’ flags and rates flags without a score', () => {
+    const flag = (xs: number[]) => ({ flagged: Uint8Array.from(xs), threshold: 0, rule: 'test' });
+    const any = unionFlags([flag([1, 0, 0, 0, 0]), flag([0, 0, 1, 0, 0]), flag([1, 0, 0, 0, 0])], 5);
+    expect(Array.from(any)).toEqual([1, 0, 1, 0, 0]);
+    const rates = flagRates(any, Uint8Array.from([1, 1, 0, 0, 0]));
+    expect(rates).toEqual({ tpr: 0.5, fpr: 1 / 3, truePositives: 1, falsePositives: 1, poisons: 2 });
+    expect(() => flagRates(any, new Uint8Array(4))).toThrow(/differ in length/);
   });
 
   it('cuts a wider graph to the k a detector needs, and rejects a graph that does not fit', () => {
