@@ -1,11 +1,13 @@
 // Agglomerative clustering detector (section 5.2): merge the closest clusters until the smallest
 // distance exceeds a threshold, then flag the largest cluster(s), which a dense bridge of poisons
 // forms. To scale without an N×N matrix, merges follow a k-nearest-neighbour graph (exact blocked
-// kNN): single linkage is union-find over graph edges below the threshold; average linkage merges
+// kNN): single linkage is union-find over graph edges below the threshold, plus the pairs within it
+// among the examples whose k neighbours all lie within it (the only pairs the graph can miss), so
+// its clusters are exactly the connected components of the threshold graph; average linkage merges
 // by the mean of the known cross-cluster edges, as connectivity-constrained agglomerative
 // clustering does (scikit-learn's `connectivity=`).
 import type { Tensor } from '../tensor/index.js';
-import { neighbourGraph, type KnnResult } from './knn.js';
+import { neighbourGraph, pairsWithin, type KnnResult } from './knn.js';
 
 export interface ClusterOptions {
   linkage?: 'single' | 'average';
@@ -67,6 +69,13 @@ export function agglomerate(features: Tensor, opts: ClusterOptions = {}): Cluste
   if ((opts.linkage ?? 'single') === 'single') {
     for (let i = 0; i < n; i++)
       for (let j = 0; j < k; j++) if (dist[i * k + j] <= threshold) uf.union(i, nn.indices[i * k + j]);
+    // Exact, not only along the graph: a pair within the threshold is missing from the graph only
+    // if both ends have all k neighbours within it ("saturated"), so those rows are joined directly.
+    const saturated = Int32Array.from(
+      Array.from({ length: n }, (_, i) => i).filter((i) => dist[i * k + k - 1] <= threshold),
+    );
+    const t2 = threshold * threshold;
+    for (const [a, b] of pairsWithin(features, saturated, t2, opts.blockSize)) uf.union(a, b);
   } else {
     averageLinkage(n, k, nn.indices, dist, threshold, uf);
   }

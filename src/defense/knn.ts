@@ -5,7 +5,7 @@
 // A set's neighbours among itself (queries === keys, excludeSelf) use the symmetry of the distance
 // matrix: it is computed in square tiles of its upper triangle only, and each tile updates the running
 // k best of its rows and, transposed, those of its columns, which halves the matrix products.
-import { arange, callOp, cat, full, keep, noGrad, tidy, zeros, type Tensor } from '../tensor/index.js';
+import { arange, callOp, cat, full, keep, noGrad, tensor, tidy, zeros, type Tensor } from '../tensor/index.js';
 
 /** Pushes a distance out of reach of topk. */
 const FAR = 3e38;
@@ -54,6 +54,47 @@ export function neighbourGraph(points: Tensor, k: number, given?: KnnResult, blo
  */
 function sqDistances(a: Tensor, aNorms: Tensor, b: Tensor, bNorms: Tensor): Tensor {
   return callOp<Tensor>('addmm', '', [bNorms, a, b.T], { beta: 1, alpha: -2 }).add_(aNorms);
+}
+
+/**
+ * Every pair of the given rows of `points` whose squared distance is at most `radius2`, as
+ * [i, j] with i < j (indices into points). Blocked like the k-NN search: memory stays at
+ * block × |rows| floats; the time is |rows|² · D, so it is meant for a subset.
+ */
+export function pairsWithin(points: Tensor, rows: Int32Array, radius2: number, blockSize?: number): [number, number][] {
+  const s = rows.length;
+  const pairs: [number, number][] = [];
+  if (s < 2) return pairs;
+  const block = blockSize ?? Math.max(16, Math.floor(2 ** 24 / s));
+  noGrad(() => {
+    const sub = tidy(() =>
+      points
+        .indexSelect(0, tensor(rows, [s]).long())
+        .to('float32')
+        .contiguous(),
+    );
+    const norms = tidy(() => sub.square().sum(1));
+    for (let a = 0; a < s; a += block) {
+      const e = Math.min(s, a + block);
+      const hits = tidy(() => {
+        // Rows a..e against columns a..s: entry (r, c) is the pair (a + r, a + c), kept when c > r.
+        const d = sqDistances(
+          sub.slice(0, a, e),
+          norms.slice(0, a, e).unsqueeze(1),
+          sub.slice(0, a),
+          norms.slice(0, a).unsqueeze(0),
+        );
+        const upper = arange(0, s - a)
+          .unsqueeze(0)
+          .gt(arange(0, e - a).unsqueeze(1));
+        return callOp<Tensor>('nonzero', '', [d.le(radius2).logicalAnd(upper)]).toNumbers();
+      });
+      for (let h = 0; h < hits.length; h += 2) pairs.push([rows[a + hits[h]], rows[a + hits[h + 1]]]);
+    }
+    sub.dispose();
+    norms.dispose();
+  });
+  return pairs;
 }
 
 /** For each row of queries (N×D), its k nearest rows of keys (M×D). */
