@@ -15,6 +15,12 @@ export interface CollinearOptions {
   blockSize?: number;
   /** The set's k-nearest-neighbour graph (at least k neighbours) when another detector computed it already. */
   neighbours?: KnnResult;
+  /**
+   * The values' quantisation step (1/255 for 8-bit images scaled to [0, 1]; 0 for features): the
+   * residual that rounding alone leaves is subtracted before comparing, so that points of a dense
+   * bridge, whose segments are only a few rounding steps long, still score as collinear.
+   */
+  quantum?: number;
 }
 
 /**
@@ -62,6 +68,11 @@ export function collinearScores(pixels: Tensor, opts: CollinearOptions = {}): Fl
   const n = pixels.shape[0];
   const k = opts.k ?? 8;
   const margin = opts.margin ?? 0.02;
+  const quantum = opts.quantum ?? 0;
+  if (!(quantum >= 0)) throw new Error(`collinear: quantum must be >= 0, got ${quantum}`);
+  // Rounding each of u, v and w to the grid adds independent errors of variance quantum²/12 per
+  // coordinate; u's expected squared residual from the segment at t is then D·quantum²/12·(1 + (1 − t)² + t²).
+  const noise = (pixels.shape[1] * quantum * quantum) / 12;
   if (n < 3) throw new Error('collinear: needs at least three examples');
   if (!Number.isInteger(k) || k < 2 || k >= n) throw new Error(`collinear: k must be in [2, ${n - 1}], got ${k}`);
   const nn = neighbourGraph(pixels, k, opts.neighbours, opts.blockSize);
@@ -94,7 +105,9 @@ export function collinearScores(pixels: Tensor, opts: CollinearOptions = {}): Fl
         const gab = g.flatten(1).indexSelect(1, ia.mul(k).add(ib));
         const dd = gaa.add(gbb).sub(gab.mul(2)).clamp(1e-12, null); // ‖w − v‖²
         const t = gaa.sub(gab).div(dd); // position of u's projection on v→w
-        const r2 = gaa.sub(t.square().mul(dd)).clamp(0, null);
+        let r2 = gaa.sub(t.square().mul(dd));
+        if (noise > 0) r2 = r2.sub(t.square().add(t.neg().add(1).square()).add(1).mul(noise));
+        r2 = r2.clamp(0, null);
         const rel = r2.div(dd).sqrt();
         const inside = t.ge(margin).logicalAnd(t.le(1 - margin));
         const masked = rel.maskedFill(inside.logicalNot(), 3e38);
