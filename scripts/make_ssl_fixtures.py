@@ -2,8 +2,9 @@
 
 Run: /usr/bin/python3 scripts/make_ssl_fixtures.py. The test (test/ssl/algorithms.test.ts) builds the
 same MLP from these weights and the same deterministic augmentations: weak(x) = x + 0.05·k at its
-k-th call (k = 1, 2, ...), strong(x) = 0.5·flip(x) along the width. The formulas follow the
-google-research/fixmatch implementations of each method.
+k-th call (k = 1, 2, ...), strong(x) = 0.5·flip(x) along the width. MixMatch's MixUp weights and
+permutation and VAT's random direction are drawn here and stored, and the test injects them through the
+context. The formulas follow the google-research/fixmatch implementations of each method.
 """
 import os
 import sys
@@ -11,6 +12,8 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+torch.set_num_threads(1)
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reference_models import save_safetensors  # noqa: E402
@@ -47,6 +50,13 @@ xl = torch.rand(4, 1, 4, 4)
 yl = torch.tensor([0, 1, 2, 3])
 xu = torch.rand(6, 1, 4, 4) * 12  # spread inputs so that some predictions are confident
 PROGRESS = 0.2
+TRAIN_IMAGES = 1000  # the test context's trainImages (MixMatch's ramp)
+# Drawn after the inputs above, so that adding them left the other fixtures' inputs as they were.
+MIX_N = 4 + 2 * 6  # labeled + K = 2 views of the unlabeled batch
+MIX_LAMBDA = torch.distributions.Beta(0.75, 0.75).sample((MIX_N,))
+MIX_LAMBDA = torch.maximum(MIX_LAMBDA, 1 - MIX_LAMBDA)
+MIX_INDEX = torch.randperm(MIX_N)
+VAT_D = torch.randn(6, 1, 4, 4)
 
 
 def ce_soft(logits, target):
@@ -104,6 +114,57 @@ def mean_teacher(p):
     return lx + p["wu"] * min(1, PROGRESS / p["warmup"]) * lu, lu
 
 
+def mixmatch(p):
+    # mixmatch.py: guess by averaging K views (no gradient), sharpen, MixUp everything with everything
+    # (mixmode xxy.yxy), soft cross-entropy on the labeled mixes, squared error on the unlabeled ones.
+    a = Aug()
+    xw = a.weak(xl)
+    views = [a.weak(xu) for _ in range(p["k"])]
+    with torch.no_grad():
+        avg = sum(model(v).softmax(1) for v in views) / p["k"]
+        guess = avg ** (1 / p["temperature"])
+        guess = guess / guess.sum(1, keepdim=True)
+    x = torch.cat([xw, *views])
+    y = torch.cat([F.one_hot(yl, 4).float(), *[guess] * p["k"]])
+    lam = MIX_LAMBDA.view(-1, 1, 1, 1)
+    xm = lam * x + (1 - lam) * x[MIX_INDEX]
+    ym = lam.view(-1, 1) * y + (1 - lam.view(-1, 1)) * y[MIX_INDEX]
+    logits = model(xm)
+    nl = xl.shape[0]
+    lx = ce_soft(logits[:nl], ym[:nl]).mean()
+    lu = ((logits[nl:].softmax(1) - ym[nl:]) ** 2).mean()
+    warmup = min(p["warmupKimg"] * 1024 / TRAIN_IMAGES, p["warmupMax"])
+    return lx + p["wu"] * min(1, PROGRESS / warmup) * lu, lu
+
+
+def normalized(d):
+    # vat_utils.get_normalized_vector: per example, by the max-norm then the L2 norm.
+    dims = list(range(1, d.dim()))
+    d = d / (1e-12 + d.abs().amax(dims, keepdim=True))
+    return d / torch.sqrt(1e-6 + (d ** 2).sum(dims, keepdim=True))
+
+
+def kl_logits(a, b):
+    # KL(softmax(a) || softmax(b)) per example
+    return (a.softmax(1) * (a.log_softmax(1) - b.log_softmax(1))).sum(1)
+
+
+def vat(p):
+    # vat.py with vat_utils.generate_perturbation (one power iteration); entropy minimisation unramped.
+    a = Aug()
+    lx = F.cross_entropy(model(a.weak(xl)), yl)
+    xw = a.weak(xu)
+    ly = model(xw)
+    teacher_logits = ly.detach()
+    d = (p["xi"] * normalized(VAT_D)).requires_grad_(True)
+    dist = kl_logits(teacher_logits, model(xw + d)).mean()
+    g = torch.autograd.grad(dist, [d])[0]
+    r = p["eps"] * normalized(g)
+    lu = kl_logits(model(xw + r), teacher_logits).mean()
+    entropy = -(ly.softmax(1) * ly.log_softmax(1)).sum(1).mean()
+    return lx + p["wu"] * min(1, PROGRESS / p["warmup"]) * lu + p["entmin"] * entropy, lu
+
+
 def supervised(p):
     a = Aug()
     lx = F.cross_entropy(model(a.weak(xl)), yl)
@@ -116,10 +177,13 @@ CASES = {
     "pseudo_label": (pseudo_label, {"threshold": 0.5, "wu": 1.0, "warmup": 0.4}),
     "pi_model": (pi_model, {"wu": 10.0, "warmup": 0.4}),
     "mean_teacher": (mean_teacher, {"wu": 50.0, "warmup": 0.4}),
+    "mixmatch": (mixmatch, {"k": 2, "temperature": 0.5, "wu": 75.0, "warmupKimg": 1024, "warmupMax": 0.4}),
+    "vat": (vat, {"wu": 0.3, "eps": 6.0, "xi": 0.5, "entmin": 0.06, "warmup": 0.4}),
     "supervised": (supervised, {}),
 }
 
-out = {**state(model, "model."), **state(teacher, "teacher."), "xl": xl, "yl": yl, "xu": xu}
+out = {**state(model, "model."), **state(teacher, "teacher."), "xl": xl, "yl": yl, "xu": xu,
+       "mixmatch.lambda": MIX_LAMBDA, "mixmatch.index": MIX_INDEX, "vat.d": VAT_D}
 for name, (fn, params) in CASES.items():
     model.zero_grad()
     loss, lu = fn(params)

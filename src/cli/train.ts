@@ -28,6 +28,8 @@ interface TrainFlags {
   epochImages: number;
   testEvery: number;
   strong: 'randaugment' | 'ctaugment';
+  emaDecay: number;
+  emaBuffers: 'copy' | 'average';
   extraUnlabeled?: string;
   predictionLog: 'float16' | 'float32' | 'none';
   logModel: 'ema' | 'live';
@@ -62,6 +64,15 @@ export function registerTrain(program: Command): void {
     .addOption(
       new Option('--strong <aug>', 'strong augmentation').choices(['randaugment', 'ctaugment']).default('randaugment'),
     )
+    .option('--ema-decay <x>', 'decay of the EMA evaluation model, in [0, 1]', float(0, 1), 0.999)
+    .addOption(
+      new Option(
+        '--ema-buffers <mode>',
+        "the EMA model's BatchNorm statistics: copied from the live model (short runs need it) or averaged",
+      )
+        .choices(['copy', 'average'])
+        .default('copy'),
+    )
     .option('--extra-unlabeled <path>', 'uint8 .npy (N×H×W[×C]) or PNG folder appended to the unlabeled set')
     .addOption(
       new Option('--prediction-log <dtype>', 'per-epoch softmax of every unlabeled example')
@@ -69,7 +80,12 @@ export function registerTrain(program: Command): void {
         .default('float16'),
     )
     .addOption(
-      new Option('--log-model <m>', 'the model whose predictions are logged').choices(['live', 'ema']).default('live'),
+      new Option(
+        '--log-model <m>',
+        'the model whose softmax the prediction log records: the live one being trained, or the EMA one',
+      )
+        .choices(['live', 'ema'])
+        .default('live'),
     )
     .option('--seed <n>', 'seed of the split and of training', int(0), 0)
     .option('--device <d>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
@@ -116,6 +132,8 @@ export function registerTrain(program: Command): void {
         epochImages: flags.epochImages,
         testEvery: flags.testEvery,
         strongAugment: flags.strong,
+        emaDecay: flags.emaDecay,
+        emaBuffers: flags.emaBuffers,
         seed: flags.seed,
         device,
         bf16,
@@ -129,9 +147,13 @@ export function registerTrain(program: Command): void {
         extraUnlabeled: flags.extraUnlabeled ?? null,
       };
       const created = flags.out !== undefined && !existsSync(flags.out);
+      // A resumed run keeps the config it was started with (the trainer refuses other settings).
+      const resuming = flags.resume && existsSync(join(flags.out!, 'checkpoint.safetensors'));
       if (flags.out) {
         mkdirSync(flags.out, { recursive: true });
-        writeFileAtomic(join(flags.out, 'config.json'), Buffer.from(JSON.stringify(config, null, 2) + '\n'));
+        if (!resuming) {
+          writeFileAtomic(join(flags.out, 'config.json'), Buffer.from(JSON.stringify(config, null, 2) + '\n'));
+        }
       }
       const bar = progressBar('training', flags.steps, 'loss {loss} | acc {acc}');
       let acc = '-';
@@ -150,6 +172,7 @@ export function registerTrain(program: Command): void {
               resume: flags.resume,
               predictionLog: flags.predictionLog === 'none' ? false : flags.predictionLog,
               logModel: flags.logModel,
+              settings: { dataset: flags.dataset, extraUnlabeled: flags.extraUnlabeled ?? null },
             }
           : undefined,
       ).catch((err: unknown) => {

@@ -158,6 +158,11 @@ export interface BatchNorm2dOptions {
 export class BatchNorm2d extends Module {
   momentum: number;
   readonly eps: number;
+  /**
+   * Whether a train-mode pass updates the running statistics; off, it still normalises with the batch's
+   * own (the reference's extra passes whose BatchNorm update ops are skipped, e.g. VAT's perturbed ones).
+   */
+  updateStats = true;
   constructor(
     readonly numFeatures: number,
     opts: BatchNorm2dOptions = {},
@@ -173,11 +178,19 @@ export class BatchNorm2d extends Module {
     this.registerBuffer('running_var', ones([numFeatures], { device: opts.device }));
   }
   forward(x: Tensor): Tensor {
-    return batchNorm(x, this.b.running_mean, this.b.running_var, this.p.weight, this.p.bias, {
-      training: this.training,
-      momentum: this.momentum,
-      eps: this.eps,
-    });
+    const track = !this.training || this.updateStats;
+    return batchNorm(
+      x,
+      track ? this.b.running_mean : null,
+      track ? this.b.running_var : null,
+      this.p.weight,
+      this.p.bias,
+      {
+        training: this.training,
+        momentum: this.momentum,
+        eps: this.eps,
+      },
+    );
   }
 }
 

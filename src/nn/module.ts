@@ -40,6 +40,11 @@ export abstract class Module {
     return [...this.children.entries()];
   }
 
+  /** This module and all its descendants, depth first. */
+  modules(): Module[] {
+    return [this, ...[...this.children.values()].flatMap((c) => c.modules())];
+  }
+
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = Object.entries(this.p).map(([n, t]) => [prefix + n, t]);
     for (const [n, c] of this.children) out.push(...c.namedParameters(`${prefix}${n}.`));

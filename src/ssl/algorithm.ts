@@ -1,7 +1,7 @@
 // What an SSL algorithm is to the trainer: a hyperparameter schema and a loss on one batch.
 // Shared pieces (confidence mask, sharpening, ramp-up) are named functions the algorithms call.
-import { cat, noGrad, tidy, type Tensor } from '../tensor/index.js';
-import type { Classifier } from '../nn/index.js';
+import { cat, tidy, type Tensor } from '../tensor/index.js';
+import { BatchNorm2d, type Classifier } from '../nn/index.js';
 import type { ParamSchema, ParamValues } from '../util/params.js';
 
 export interface SslBatch {
@@ -31,6 +31,13 @@ export interface SslContext {
   weak(x: Tensor): Tensor;
   /** The trainer's strong augmentation (RandAugment or CTAugment, after the weak one). */
   strong(x: Tensor): Tensor;
+  /**
+   * MixUp of a batch with a permutation of itself, as MixMatch mixes (the trainer's draws λ ~ Beta(α, α)
+   * per example with λ ≥ ½ and a random permutation; tests inject fixed ones).
+   */
+  mixup(x: Tensor, y: Tensor, alpha: number): { x: Tensor; y: Tensor };
+  /** Standard normal noise shaped like x, on its device (VAT's random direction; tests inject a fixed one). */
+  normalLike(x: Tensor): Tensor;
 }
 
 export interface LossOutput {
@@ -53,23 +60,23 @@ export function defineAlgorithm<S extends ParamSchema>(a: Algorithm<S>): Algorit
 }
 
 /**
- * Runs fn with `model` in train mode, as the reference runs Mean Teacher's teacher
- * (`training=True` with the EMA weights): BatchNorm normalises with the batch's own statistics.
- * Its running statistics are left as they were (the reference applies only the student's updates),
- * and the model goes back to its previous mode.
+ * Runs fn with `model` in train mode, as the reference runs Mean Teacher's teacher (`training=True`
+ * with the EMA weights) and the extra passes of MixMatch and VAT: BatchNorm normalises with the
+ * batch's own statistics but leaves its running statistics as they were (the reference skips those
+ * passes' update ops). The buffers are not touched at all, so gradients may flow through the passes;
+ * the model goes back to its previous mode.
  */
 export function withBatchStatistics<T>(model: Classifier, fn: () => T): T {
   const wasTraining = model.training;
-  const saved = model.buffers().map((b) => b.clone());
+  const norms = model.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+  const updated = norms.map((m) => m.updateStats);
+  norms.forEach((m) => (m.updateStats = false));
   model.train(true);
   try {
     return fn();
   } finally {
     model.train(wasTraining);
-    model.buffers().forEach((b, i) => {
-      noGrad(() => b.copy_(saved[i]));
-      saved[i].dispose();
-    });
+    norms.forEach((m, i) => (m.updateStats = updated[i]));
   }
 }
 

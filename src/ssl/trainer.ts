@@ -2,12 +2,13 @@
 // unlabeled batches with ratio μ, SGD-Nesterov with FixMatch's cosine schedule and decay on kernels
 // only, the EMA evaluation model, bfloat16 autocast, per-epoch evaluation, metrics as JSON lines,
 // checkpoints with bit-exact resume, and the per-epoch prediction log of every unlabeled example.
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageSet } from '../data/index.js';
 import { NpyAppender } from '../data/npy.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { AUGMENTATIONS, CTAugment, ctaProximity, type CTAugmentState } from '../data/augment.js';
+import { AUGMENTATIONS, CTAugment, ctaProximity, mixup, type CTAugmentState } from '../data/augment.js';
 import { channelStats, imagesToUnit, labelsToTensor, standardize, type Normalization } from '../data/tensors.js';
 import {
   autocast,
@@ -16,6 +17,7 @@ import {
   loadSafetensors,
   manualSeed,
   noGrad,
+  randn,
   randperm,
   saveSafetensors,
   setRngState,
@@ -116,6 +118,11 @@ export interface RunFiles {
   logModel?: 'ema' | 'live';
   /** Write a checkpoint every this many epochs (and at the end); 0 disables. */
   checkpointEvery?: number;
+  /**
+   * Settings of the run beyond the trainer's options and data (e.g. the dataset's name, the extra
+   * unlabeled file), stored in the checkpoint: resuming with different ones is refused.
+   */
+  settings?: Record<string, unknown>;
 }
 
 export interface StepInfo {
@@ -135,7 +142,10 @@ export interface EpochInfo {
 export interface TrainHooks {
   onStep?: (info: StepInfo) => void;
   onEpoch?: (info: EpochInfo) => void;
-  /** Called after each epoch's evaluation with the EMA model's unlabeled softmax (N×C) when logging predictions. */
+  /**
+   * Called after each epoch's evaluation with the unlabeled softmax (N×C) of the logged model (the
+   * live one unless `logModel: 'ema'`) when logging predictions.
+   */
   onPredictions?: (epoch: number, probs: Float32Array) => void;
 }
 
@@ -250,11 +260,12 @@ export async function train(
 
   let startStep = 0;
   let log: NpyAppender | null = null;
+  const settings = files ? runSettings(o, params, data, files) : {};
   if (files) {
     mkdirSync(files.dir, { recursive: true });
     const ckpt = join(files.dir, CHECKPOINT);
     if (files.resume && existsSync(ckpt)) {
-      startStep = restore(ckpt, { model, shadow, ema, opt, lStream, uStream, cta });
+      startStep = restore(ckpt, settings, { model, shadow, ema, opt, lStream, uStream, cta });
     } else {
       for (const f of [CHECKPOINT, METRICS, PREDICTIONS]) rmSync(join(files.dir, f), { force: true });
     }
@@ -263,9 +274,16 @@ export async function train(
       // One row per evaluation: every full epoch, and the last step when it ends a partial one.
       const partialEnd = startStep === o.steps && o.steps % stepsPerEpoch !== 0 ? 1 : 0;
       const completedEpochs = Math.floor(startStep / stepsPerEpoch) + partialEnd;
-      log = existsSync(path)
-        ? NpyAppender.open(path)
-        : NpyAppender.create(path, files.predictionLog, [unlabeled.n, labeled.numClasses]);
+      const slice = [unlabeled.n, labeled.numClasses];
+      log = existsSync(path) ? NpyAppender.open(path) : NpyAppender.create(path, files.predictionLog, slice);
+      if (log.sliceShape.join(',') !== slice.join(',')) {
+        const shape = log.sliceShape.join('×');
+        log.close();
+        throw new Error(
+          `${path}: holds ${shape} predictions per epoch, this run makes ${slice.join('×')} ` +
+            '(examples × classes); delete the run to restart',
+        );
+      }
       if (log.length > completedEpochs) log.truncate(completedEpochs);
       if (log.length !== completedEpochs) {
         throw new Error(
@@ -307,7 +325,7 @@ export async function train(
     hooks.onEpoch?.(info);
     const every = files?.checkpointEvery ?? 1;
     if (files && every > 0 && (epoch % every === 0 || step === o.steps)) {
-      save(join(files.dir, CHECKPOINT), step, { model, shadow, ema, opt, lStream, uStream, cta });
+      save(join(files.dir, CHECKPOINT), step, settings, { model, shadow, ema, opt, lStream, uStream, cta });
     }
   };
 
@@ -326,6 +344,8 @@ export async function train(
       logits,
       weak,
       strong,
+      mixup: (x, y, alpha) => mixup(x, y, alpha),
+      normalLike: (x) => randn(x.shape, { device: x.device }),
     };
     const metrics = tidy(() => {
       const li = lStream.next(o.batchSize);
@@ -403,7 +423,48 @@ interface Restorable {
   cta: CTAugment | null;
 }
 
-function save(path: string, step: number, r: Restorable): void {
+/**
+ * What a checkpoint's run was made with: the options (the device aside: a run may move), the resolved
+ * hyperparameters, digests of the training data and initial weights, and the caller's settings. A
+ * resume must match.
+ */
+function runSettings(o: TrainOptions, params: unknown, data: TrainData, files: RunFiles): Record<string, unknown> {
+  const { device: _device, params: _raw, ...rest } = o;
+  const digest = (set: ImageSet | null): string | null => {
+    if (!set) return null;
+    const h = createHash('sha256').update(set.images);
+    if (set.labels) h.update(new Uint8Array(set.labels.buffer, set.labels.byteOffset, set.labels.byteLength));
+    return `${set.n} images ${set.height}×${set.width}×${set.channels}, sha256 ${h.digest('hex').slice(0, 16)}`;
+  };
+  return {
+    ...rest,
+    // The initial weights by content: the same file elsewhere (another worker's mount) is the same run.
+    init: o.init ? `sha256 ${createHash('sha256').update(readFileSync(o.init)).digest('hex').slice(0, 16)}` : undefined,
+    params,
+    labeledData: digest(data.labeled),
+    unlabeledData: digest(ALGORITHMS[o.algorithm].unlabeled ? data.unlabeled : null),
+    logModel: files.logModel ?? 'live',
+    ...files.settings,
+  };
+}
+
+/** Refuses a checkpoint made with other settings, naming each that differs (older checkpoints recorded none). */
+function checkSettings(stored: string | undefined, settings: Record<string, unknown>): void {
+  if (!stored) return;
+  const before = JSON.parse(stored) as Record<string, unknown>;
+  const show = (v: unknown): string => (v === undefined ? 'unset' : JSON.stringify(v));
+  const diffs = [...new Set([...Object.keys(before), ...Object.keys(settings)])]
+    .filter((k) => show(before[k]) !== show(settings[k]))
+    .map((k) => `${k}: ${show(before[k])} in the checkpoint, ${show(settings[k])} now`);
+  if (diffs.length) {
+    throw new Error(
+      `its checkpoint was made with other settings (${diffs.join('; ')}); ` +
+        'resume with the same settings, or train into a new folder',
+    );
+  }
+}
+
+function save(path: string, step: number, settings: Record<string, unknown>, r: Restorable): void {
   tidy(() => {
     const tensors: Record<string, Tensor> = {};
     for (const [k, t] of Object.entries(r.model.stateDict())) tensors[`model.${k}`] = t;
@@ -418,13 +479,15 @@ function save(path: string, step: number, r: Restorable): void {
       labeled_cursor: String(r.lStream.cursor),
       unlabeled_cursor: String(r.uStream.cursor),
       ctaugment: r.cta ? JSON.stringify(r.cta.state()) : '',
+      settings: JSON.stringify(settings),
     });
   });
 }
 
-function restore(path: string, r: Restorable): number {
+function restore(path: string, settings: Record<string, unknown>, r: Restorable): number {
   const { tensors, metadata } = loadSafetensors(path);
   try {
+    checkSettings(metadata.settings, settings);
     const pick = (prefix: string) =>
       Object.fromEntries(
         Object.entries(tensors)

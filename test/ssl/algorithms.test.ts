@@ -1,9 +1,10 @@
 // Each algorithm's loss on a fixed tiny batch with fixed augmentations, against PyTorch
 // (scripts/make_ssl_fixtures.py); the unsupervised term is non-zero and one step changes every parameter.
 import { describe, expect, it } from 'vitest';
-import { manualSeed, noGrad, randn, tidy, type Tensor } from '../../src/tensor/index.js';
-import { Mlp, Sgd, SmallCnn } from '../../src/nn/index.js';
+import { keep, manualSeed, noGrad, rand, randn, tensor, tidy, type Tensor } from '../../src/tensor/index.js';
+import { Mlp, Sgd, SmallCnn, type Classifier } from '../../src/nn/index.js';
 import { ALGORITHMS, withBatchStatistics, type AlgorithmName, type SslContext } from '../../src/ssl/index.js';
+import { unitNormalize } from '../../src/ssl/algorithms/vat.js';
 import { resolveParams } from '../../src/util/params.js';
 import { expectClose, loadFixture } from '../helpers.js';
 
@@ -16,7 +17,19 @@ function mlpFrom(prefix: string): Mlp {
   return m;
 }
 
-function context(model: Mlp, teacher: Mlp, progress: number): SslContext {
+/** MixUp with the fixture's λ and permutation (the trainer's draws them at random). */
+function fixedMixup(x: Tensor, y: Tensor): { x: Tensor; y: Tensor } {
+  const lambda = fx['mixmatch.lambda'];
+  const index = fx['mixmatch.index'];
+  const mix = (t: Tensor): Tensor => {
+    const l = lambda.reshape([t.shape[0], ...new Array<number>(t.ndim - 1).fill(1)]);
+    return t.mul(l).add(t.indexSelect(0, index).mul(l.neg().add(1)));
+  };
+  return { x: mix(x), y: mix(y) };
+}
+
+/** The tests' deterministic context: weak(x) = x + 0.05·k at the k-th call, as the fixture script. */
+function context(model: Classifier, teacher: Classifier, progress: number): SslContext {
   let k = 0;
   return {
     model,
@@ -28,6 +41,8 @@ function context(model: Mlp, teacher: Mlp, progress: number): SslContext {
     logits: (x: Tensor, m = model) => m.forward(x),
     weak: (x: Tensor) => x.add(0.05 * ++k),
     strong: (x: Tensor) => x.flip([3]).mul(0.5),
+    mixup: fixedMixup,
+    normalLike: (x: Tensor) => fx['vat.d'].reshape(x.shape),
   };
 }
 
@@ -37,6 +52,9 @@ const FIXTURE_PARAMS: Partial<Record<AlgorithmName, Record<string, number>>> = {
   pseudo_label: { threshold: 0.5, wu: 1, warmup: 0.4 },
   pi_model: { wu: 10, warmup: 0.4 },
   mean_teacher: { wu: 50, warmup: 0.4 },
+  mixmatch: { k: 2, temperature: 0.5, wu: 75, warmupKimg: 1024, warmupMax: 0.4 },
+  // xi well above float32 rounding of the inputs, so that the power iteration's direction is exact.
+  vat: { wu: 0.3, eps: 6, xi: 0.5, entmin: 0.06, warmup: 0.4 },
   supervised: {},
 };
 
@@ -92,6 +110,111 @@ describe('every algorithm trains every parameter', () => {
       teacher.dispose();
     });
   }
+});
+
+/** A small CNN with BatchNorm and a batch of 8×8 images (4 labeled, 6 unlabeled, as the fixture). */
+function cnnSetup(bnMomentum = 0.001): { model: SmallCnn; teacher: SmallCnn; xl: Tensor; yl: Tensor; xu: Tensor } {
+  const model = new SmallCnn({ width: 4, numClasses: 4, bnMomentum });
+  const teacher = new SmallCnn({ width: 4, numClasses: 4, bnMomentum });
+  model.train();
+  return {
+    model,
+    teacher,
+    xl: rand([4, 1, 8, 8]),
+    yl: tensor([0, 1, 2, 3], [4], { dtype: 'int64' }),
+    xu: rand([6, 1, 8, 8]),
+  };
+}
+
+describe('the unsupervised term alone trains the whole CNN', () => {
+  // Thresholds of 0 so that every pseudo-label of the untrained model counts.
+  const overrides: Partial<Record<AlgorithmName, Record<string, number>>> = {
+    fixmatch: { threshold: 0 },
+    uda: { confidence: 0 },
+    pseudo_label: { threshold: 0 },
+  };
+  const names = (Object.keys(ALGORITHMS) as AlgorithmName[]).filter((n) => ALGORITHMS[n].unlabeled);
+  for (const name of names) {
+    it(`${name}: backpropagating loss_u alone reaches every student parameter and no teacher one`, () => {
+      manualSeed(11);
+      const { model, teacher, xl, yl, xu } = cnnSetup();
+      const algo = ALGORITHMS[name];
+      const params = resolveParams(name, algo.params, overrides[name] ?? {});
+      tidy(() => {
+        const ctx = { ...context(model, teacher, 0.5), normalLike: (x: Tensor) => randn(x.shape) };
+        const out = algo.loss(ctx, { xl, yl, xu }, params as never);
+        expect(out.metrics.loss_u.item(), `${name} loss_u`).toBeGreaterThan(0);
+        out.metrics.loss_u.backward();
+      });
+      for (const [n, p] of model.namedParameters()) {
+        const g = p.grad;
+        expect(g, `${name}: ${n} has no gradient from loss_u`).not.toBeNull();
+        expect(
+          tidy(() => g!.abs().max().item()),
+          `${name}: ${n}`,
+        ).toBeGreaterThan(0);
+      }
+      for (const [n, p] of teacher.namedParameters()) {
+        const g = p.grad;
+        expect(g === null || tidy(() => g.abs().max().item()) === 0, `${name}: teacher ${n}`).toBe(true);
+      }
+      [xl, yl, xu].forEach((t) => t.dispose());
+      model.dispose();
+      teacher.dispose();
+    });
+  }
+});
+
+describe('BatchNorm running statistics come from one pass, as in the reference', () => {
+  // mixmatch.py skips the update ops of the label-guessing passes; vat.py keeps only its first
+  // (labeled) call's, not those of the unlabeled, power-iteration or perturbed passes.
+  const cases: [AlgorithmName, number, (calls: number) => number][] = [
+    ['mixmatch', 3, (calls) => calls - 1],
+    ['vat', 4, () => 0],
+  ];
+  for (const [name, calls, updating] of cases) {
+    it(`${name}: running statistics after the loss equal those of its updating pass alone`, () => {
+      manualSeed(13);
+      const { model, teacher, xl, yl, xu } = cnnSetup(0.5);
+      const twin = new SmallCnn({ width: 4, numClasses: 4, bnMomentum: 0.5 });
+      twin.loadStateDict(model.stateDict());
+      twin.train();
+      const inputs: Tensor[] = [];
+      const ctx: SslContext = {
+        ...context(model, teacher, 0.5),
+        normalLike: (x: Tensor) => randn(x.shape),
+        logits: (x: Tensor, m = model) => {
+          if (m === model) inputs.push(keep(x.detach().clone()));
+          return m.forward(x);
+        },
+      };
+      const algo = ALGORITHMS[name];
+      tidy(() => {
+        algo.loss(ctx, { xl, yl, xu }, resolveParams(name, algo.params, {}) as never);
+      });
+      expect(inputs.length, `${name} passes through the model`).toBe(calls);
+      noGrad(() => twin.forward(inputs[updating(calls)])).dispose();
+      const ours = model.namedBuffers();
+      const theirs = twin.namedBuffers();
+      expect(ours.length).toBeGreaterThan(0);
+      ours.forEach(([n, b], i) => expectClose(b, theirs[i][1], 1e-6, 1e-5, `${name} ${n}`));
+      [xl, yl, xu, ...inputs].forEach((t) => t.dispose());
+      [model, teacher, twin].forEach((m) => m.dispose());
+    });
+  }
+});
+
+describe("VAT's perturbation", () => {
+  it("is normalised per example, as the reference's get_normalized_vector", () => {
+    manualSeed(4);
+    tidy(() => {
+      const d = randn([3, 1, 4, 4]);
+      const scaled = d.mul(tensor([1, 1e-3, 1e-6], [3, 1, 1, 1]));
+      const u = unitNormalize(scaled);
+      expectClose(u, unitNormalize(d), 1e-6, 1e-4, 'scale-free per example');
+      expectClose(u.flatten(1).norm(2, 1), tensor([1, 1, 1]), 1e-5, 0, 'unit L2 norm per example');
+    });
+  });
 });
 
 describe('hyperparameters', () => {

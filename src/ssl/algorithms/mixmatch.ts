@@ -5,10 +5,13 @@
 // over at most 40% of its steps (the other methods' ramp in the same codebase): squeezing the ramp
 // into 1/64 of a short run weighted the unlabeled loss fully within a few dozen steps, before the
 // labels had taught the model anything, and training collapsed (20% test accuracy at 40 labels).
+// As in the reference, the label-guessing passes normalise with their batch's statistics but leave
+// BatchNorm's running statistics alone: only the pass over the mixed batch updates them (one pass
+// over all of it, where the reference interleaves labeled and unlabeled mixes into equal batches and
+// keeps the first batch's updates: both aim at statistics of the whole mixed batch).
 import { cat, crossEntropy, mseLoss, noGrad, oneHot, tidy, type Tensor } from '../../tensor/index.js';
-import { mixup } from '../../data/augment.js';
 import { num } from '../../util/params.js';
-import { defineAlgorithm, rampUp, sharpen } from '../algorithm.js';
+import { defineAlgorithm, rampUp, sharpen, withBatchStatistics } from '../algorithm.js';
 
 export const mixmatch = defineAlgorithm({
   description: 'sharpened averaged guesses over K views, mixed with labeled data by MixUp',
@@ -27,15 +30,17 @@ export const mixmatch = defineAlgorithm({
     const xl = ctx.weak(b.xl);
     const views: Tensor[] = Array.from({ length: p.k }, () => ctx.weak(b.xu));
     const guess = noGrad(() =>
-      tidy(() => {
-        let avg = ctx.logits(views[0]).softmax(1);
-        for (const v of views.slice(1)) avg = avg.add(ctx.logits(v).softmax(1));
-        return sharpen(avg.div(p.k), p.temperature);
-      }),
+      withBatchStatistics(ctx.model, () =>
+        tidy(() => {
+          let avg = ctx.logits(views[0]).softmax(1);
+          for (const v of views.slice(1)) avg = avg.add(ctx.logits(v).softmax(1));
+          return sharpen(avg.div(p.k), p.temperature);
+        }),
+      ),
     );
     const x = cat([xl, ...views]);
     const y = cat([oneHot(b.yl, ctx.numClasses), ...views.map(() => guess)]);
-    const mixed = mixup(x, y, p.alpha);
+    const mixed = ctx.mixup(x, y, p.alpha);
     const logits = ctx.logits(mixed.x);
     const [lx, lu] = logits.split([nl, nu * p.k]);
     const [yx, yu] = mixed.y.split([nl, nu * p.k]);
