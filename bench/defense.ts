@@ -122,7 +122,7 @@ async function child(section: string): Promise<Measured> {
   const t0 = performance.now();
   const evaluation = noGrad(() => {
     if (section === 'collinearity') {
-      const s = collinearScores(pixels);
+      const s = collinearScores(pixels, { quantum: 1 / 255 }); // 8-bit images in [0, 1], as `scan` runs it
       return evaluateFlags(s, 'low', autoFlags(s, 'low'), truth);
     }
     const { scores, clustering } = clusterScores(pixels, { linkage: 'average' });

@@ -7,15 +7,17 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../util/atomic.js';
 import { Option, type Command } from 'commander';
-import { readManifest, type ManifestFile } from '../attack/index.js';
+import { poisonSlots, readManifest, type ManifestFile } from '../attack/index.js';
 import { float16ToFloat32, readNpy, readImages, type ImageSet } from '../data/index.js';
 import { embedImages } from '../ssl/index.js';
 import { loadTrainedModel, readModelFile } from './model.js';
 import {
+  checkPredictionLog,
   DEFENSES,
   evaluateFlags,
   flagRates,
   rankOrder,
+  SCAN_DEFAULTS,
   scanSets,
   unionFlags,
   type DefenseName,
@@ -33,6 +35,10 @@ interface ScanFlags {
   threshold?: number;
   z: number;
   k: number;
+  numClasses?: number;
+  mergeThreshold?: number;
+  mergeRelative?: number;
+  clusterK?: number;
   manifest?: string;
   poisonOffset?: number;
   out: string;
@@ -64,19 +70,22 @@ async function writeScanFigures(
 
 /** Which examples are poisons, from a manifest written by attack craft (poisons appended at poisonOffset). */
 function groundTruth(m: ManifestFile, manifestPath: string, n: number, offset: number | undefined): Uint8Array {
-  const start = offset ?? m.unlabeled_size ?? 0;
   if (offset === undefined && m.unlabeled_size !== undefined && n !== m.unlabeled_size + m.poisons.length) {
     throw new Error(
       `${manifestPath}: ${m.unlabeled_size} clean examples + ${m.poisons.length} poisons, but ${n} were scanned ` +
-        '(pass --poison-offset if the poisons are not appended at the end)',
+        '(pass --poison-offset if the scanned set holds the poisons from that position on)',
     );
   }
+  // Where each poison sits: at the positions `attack craft --with-unlabeled` recorded, after the
+  // clean images when none were recorded, or from --poison-offset on.
+  const slots = offset === undefined ? poisonSlots(m) : m.poisons.map((p) => offset + p.index);
   const truth = new Uint8Array(n);
-  for (const p of m.poisons) {
-    const i = start + p.index;
-    if (i >= n) throw new Error(`${manifestPath}: poison ${p.index} at ${i} is outside the ${n} scanned examples`);
+  m.poisons.forEach((p, k) => {
+    const i = slots[k];
+    if (!(i >= 0 && i < n))
+      throw new Error(`${manifestPath}: poison ${p.index} at ${i} is outside the ${n} scanned examples`);
     truth[i] = 1;
-  }
+  });
   return truth;
 }
 
@@ -124,17 +133,27 @@ interface MethodResult {
   figures?: string[];
 }
 
-/** One detector's ranked CSV and JSON result. */
-function methodReport(scan: SetScan, truth: Uint8Array | null): { csv: string; result: MethodResult } {
+/** A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180). */
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** One detector's ranked CSV and JSON result; `files` (a PNG folder's) adds a file column. */
+function methodReport(
+  scan: SetScan,
+  truth: Uint8Array | null,
+  files: string[] | undefined,
+): { csv: string; result: MethodResult } {
   const { scores, flags } = scan;
   const def = DEFENSES[scan.method];
   const n = scores.length;
   const order = rankOrder(scores, def.direction);
   const rank = new Int32Array(n);
   order.forEach((i, r) => (rank[i] = r + 1));
+  const file = (i: number): string => (files ? `,${csvField(files[i])}` : '');
   const csv = [
-    'index,score,flagged,rank',
-    ...Array.from(scores, (v, i) => `${i},${v},${flags.flagged[i]},${rank[i]}`),
+    `index,score,flagged,rank${files ? ',file' : ''}`,
+    ...Array.from(scores, (v, i) => `${i},${v},${flags.flagged[i]},${rank[i]}${file(i)}`),
   ].join('\n');
   const result: MethodResult = {
     method: scan.method,
@@ -171,8 +190,33 @@ export function registerScan(program: Command): void {
     .option('--flag-count <k>', 'flag exactly the k most suspicious examples', int(0))
     .option('--threshold <x>', 'flag scores beyond this value instead of the automatic rule', float(0))
     .option('--z <x>', 'automatic rule: robust z-score of the log-score beyond which examples are flagged', float(0), 5)
-    .option('--k <n>', 'neighbours averaged by the dynamics score', int(1), 5)
+    .option(
+      '--k <n>',
+      'neighbours: the dynamics score averages its k most influencing; collinearity tests pairs of the k + 3 nearest',
+      int(1),
+      SCAN_DEFAULTS.k,
+    )
+    .option(
+      '--num-classes <c>',
+      'classes the log must have (default: checked against the labeled set’s or the manifest’s class count, when known)',
+      int(2),
+    )
     .addOption(new Option('--linkage <l>', 'cluster linkage').choices(['single', 'average']).default('single'))
+    .option(
+      '--merge-threshold <d>',
+      'cluster: merge distance, absolute, in pixel [0, 1] or feature units (default: relative, see --merge-relative)',
+      float(0),
+    )
+    .option(
+      '--merge-relative <x>',
+      `cluster: merge distance as a multiple of the median nearest-neighbour distance (default ${SCAN_DEFAULTS.mergeRelative})`,
+      float(0),
+    )
+    .option(
+      '--cluster-k <n>',
+      `cluster: neighbours per example in the merge graph (default ${SCAN_DEFAULTS.clusterK}, at most N − 1 used)`,
+      int(1),
+    )
     .option('--manifest <path>', 'ground truth from attack craft, to report TPR/FPR/AUROC')
     .option(
       '--poison-offset <n>',
@@ -194,6 +238,25 @@ export function registerScan(program: Command): void {
       setupEngine({ device: 'cpu', threads: f.threads, precision: false });
       if (existsSync(f.out)) throw new Error(`${f.out} already exists; choose a new output folder`);
       const methods = resolveMethods(f.method, f.predictions !== undefined);
+      if (f.flagCount !== undefined && f.threshold !== undefined) {
+        throw new Error('--flag-count and --threshold both choose what is flagged: pass one');
+      }
+      if (f.mergeThreshold !== undefined && f.mergeRelative !== undefined) {
+        throw new Error('--merge-threshold and --merge-relative both set the merge distance: pass one');
+      }
+      const clusterFlag = (
+        [
+          ['--merge-threshold', f.mergeThreshold],
+          ['--merge-relative', f.mergeRelative],
+          ['--cluster-k', f.clusterK],
+        ] as const
+      ).find(([, v]) => v !== undefined);
+      if (clusterFlag && !methods.includes('cluster')) {
+        throw new Error(`${clusterFlag[0]} sets the cluster detector, which --method ${f.method} does not run`);
+      }
+      if (f.numClasses !== undefined && !methods.includes('dynamics')) {
+        throw new Error('--num-classes checks the prediction log, which only --method dynamics reads');
+      }
       const set = setPath ? await readImages(setPath) : null;
       if (set && set.n === 0) throw new Error(`${setPath}: the set is empty`);
       const manifest = f.manifest ? readManifest(f.manifest) : null;
@@ -211,11 +274,15 @@ export function registerScan(program: Command): void {
         }
         if (log.shape[1] < 2) throw new Error(`${f.predictions}: the log covers fewer than 2 examples`);
         if (log.shape[2] < 2) throw new Error(`${f.predictions}: a prediction log needs at least 2 classes`);
-        if (manifest?.num_classes !== undefined && log.shape[2] !== manifest.num_classes) {
-          throw new Error(
-            `${f.predictions}: the log has ${log.shape[2]} classes, the dataset of ${f.manifest} has ${manifest.num_classes}`,
-          );
-        }
+        // Every source of the class count must agree with the log: that catches a K × C × N log.
+        const classSources = [
+          ...(f.numClasses !== undefined ? [{ count: f.numClasses, from: '--num-classes' }] : []),
+          ...(set?.labels ? [{ count: set.numClasses, from: `the labeled set ${setPath}` }] : []),
+          ...(manifest?.num_classes !== undefined
+            ? [{ count: manifest.num_classes, from: `the dataset of ${f.manifest}` }]
+            : []),
+        ];
+        checkPredictionLog(log, f.predictions, classSources);
       }
       if (f.features && f.embed) throw new Error('--features and --embed both give the space to measure in: pass one');
       let features: { data: Float32Array; dim: number } | null = null;
@@ -246,13 +313,16 @@ export function registerScan(program: Command): void {
           method,
           k: f.k,
           linkage: f.linkage,
+          mergeThreshold: f.mergeThreshold ?? SCAN_DEFAULTS.mergeThreshold,
+          mergeRelative: f.mergeRelative ?? SCAN_DEFAULTS.mergeRelative,
+          clusterK: f.clusterK ?? SCAN_DEFAULTS.clusterK,
           z: f.z,
           count: f.flagCount ?? null,
           threshold: f.threshold ?? null,
         })),
         { set, log, features },
       );
-      const reports = scans.map((scan) => methodReport(scan, truth));
+      const reports = scans.map((scan) => methodReport(scan, truth, set?.files));
       const single = scans.length === 1;
       const union = unionFlags(
         scans.map((scan) => scan.flags),
@@ -276,8 +346,11 @@ export function registerScan(program: Command): void {
           writeFileSync(join(dir, 'scan.json'), JSON.stringify(reports[i].result, null, 2) + '\n');
         }
         if (summary) {
-          const header = ['index', ...methods, 'any'].join(',');
-          const rows = Array.from(union, (u, i) => [i, ...scans.map((sc) => sc.flags.flagged[i]), u].join(','));
+          const files = set?.files;
+          const header = ['index', ...methods, 'any', ...(files ? ['file'] : [])].join(',');
+          const rows = Array.from(union, (u, i) =>
+            [i, ...scans.map((sc) => sc.flags.flagged[i]), u, ...(files ? [csvField(files[i])] : [])].join(','),
+          );
           writeFileSync(join(tmp, 'flags.csv'), [header, ...rows].join('\n') + '\n');
           writeFileSync(join(tmp, 'scan.json'), JSON.stringify(summary, null, 2) + '\n');
         }

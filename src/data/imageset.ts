@@ -11,6 +11,8 @@ export interface ImageSet {
   labels: Int32Array | null;
   numClasses: number;
   classNames?: string[];
+  /** Each image's file, relative to the folder it was read from (PNG folders only; other readers leave it out). */
+  files?: string[];
 }
 
 /** Bytes one image takes. */
@@ -49,6 +51,9 @@ export function validateImageSet(set: ImageSet, source = 'image set'): void {
     }
     checkLabelRange(set.labels, set.numClasses, source);
   }
+  if (set.files !== undefined && set.files.length !== set.n) {
+    throw new Error(`${source}: ${set.files.length} file names for ${set.n} images`);
+  }
   if (set.classNames !== undefined && set.classNames.length !== set.numClasses) {
     throw new Error(`${source}: ${set.classNames.length} class names for ${set.numClasses} classes`);
   }
@@ -77,7 +82,9 @@ export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
     images.set(set.images.subarray(i * size, (i + 1) * size), k * size);
     if (labels !== null) labels[k] = set.labels![i];
   }
-  return { ...set, images, labels, n: indices.length };
+  const out: ImageSet = { ...set, images, labels, n: indices.length };
+  if (set.files !== undefined) out.files = Array.from(indices, (i) => set.files![i]);
+  return out;
 }
 
 /** Joins sets of one image shape (e.g. CIFAR-10's five training batches); labels are kept if every set has them. */
@@ -101,7 +108,11 @@ export function concatImageSets(sets: readonly ImageSet[]): ImageSet {
     if (labels !== null) labels.set(s.labels!, at);
     at += s.n;
   }
-  return { ...first, images, labels, n };
+  const out: ImageSet = { ...first, images, labels, n };
+  // File names only where every part has them (they name files of different folders otherwise alike).
+  if (sets.every((s) => s.files !== undefined)) out.files = sets.flatMap((s) => s.files!);
+  else delete out.files;
+  return out;
 }
 
 /** Number of images per class (the set must be labeled). */

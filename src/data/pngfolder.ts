@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import sharp from 'sharp';
 import { errorMessage } from './fileio.js';
 import { type ImageSet, validateImageSet } from './imageset.js';
@@ -147,6 +147,7 @@ export async function readPngFolder(dir: string, opts: PngFolderReadOptions = {}
     numClasses: listing.numClasses,
   };
   if (listing.classNames !== undefined) set.classNames = listing.classNames;
+  set.files = listing.files.map((f) => relative(dir, f));
   return set;
 }
 

@@ -4,6 +4,7 @@
 // u_j when u_j repeats u_i's change one epoch later. Each example's score is its mean influence
 // over its k most influencing neighbours; poisons, which mostly move each other, score orders of
 // magnitude lower than benign examples (Figure 7).
+import { float16ToNumber } from '../data/index.js';
 import { cat, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { knn } from './knn.js';
 
@@ -61,4 +62,59 @@ export function logTensor(data: ArrayBufferView, shape: number[], dtype: string)
   if (dtype === 'float16') return tensor(data, shape, { dtype: 'float16' }).to('float32');
   if (dtype === 'float32' || dtype === 'float64') return tensor(data, shape, { dtype });
   throw new Error(`dynamics: a prediction log must hold float16, float32 or float64 values, got ${dtype}`);
+}
+
+// A float16 softmax value is off by at most 2^-11 of itself, so a row of them sums to 1 within about
+// 5e-4 whatever the class count; these bounds leave room for that and reject anything that is not
+// probabilities (logits, log-probabilities, a transposed or corrupt log).
+const VALUE_SLACK = 1e-3;
+const SUM_TOLERANCE = 1e-2;
+
+/**
+ * Checks that a prediction log holds per-epoch softmax probabilities: K × N × C, every value finite
+ * and in [0, 1], every row summing to 1 (within float16 rounding); C must equal each `expected`
+ * class count (the set's, the manifest's: a K × C × N log is caught here). `source` names the log.
+ */
+export function checkPredictionLog(
+  log: { data: ArrayBufferView; shape: number[]; dtype: string },
+  source: string,
+  expected: { count: number; from: string }[] = [],
+): void {
+  if (log.shape.length !== 3) {
+    throw new Error(`${source}: a prediction log must be epochs × examples × classes, got (${log.shape.join(', ')})`);
+  }
+  const [epochs, n, classes] = log.shape;
+  for (const { count, from } of expected) {
+    if (classes !== count) {
+      throw new Error(
+        `${source}: the log has ${classes} classes, ${from} has ${count} (a prediction log is epochs × examples × classes)`,
+      );
+    }
+  }
+  if (log.dtype !== 'float16' && log.dtype !== 'float32' && log.dtype !== 'float64') {
+    throw new Error(`${source}: a prediction log must hold float16, float32 or float64 values, got ${log.dtype}`);
+  }
+  const raw = log.data as unknown as ArrayLike<number>;
+  const value = log.dtype === 'float16' ? (i: number) => float16ToNumber(raw[i]) : (i: number) => raw[i];
+  const where = (row: number) => `epoch ${Math.floor(row / n)}, example ${row % n}`;
+  for (let row = 0; row < epochs * n; row++) {
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = value(row * classes + c);
+      if (Number.isNaN(v)) throw new Error(`${source}: ${where(row)} holds NaN: the log is corrupt`);
+      if (!Number.isFinite(v)) throw new Error(`${source}: ${where(row)} holds ${v}: the log is corrupt`);
+      if (v < -VALUE_SLACK || v > 1 + VALUE_SLACK) {
+        throw new Error(
+          `${source}: ${where(row)} holds ${v}, outside [0, 1]: looks like logits, not softmax probabilities`,
+        );
+      }
+      sum += v;
+    }
+    if (Math.abs(sum - 1) > SUM_TOLERANCE) {
+      throw new Error(
+        `${source}: the ${classes} class probabilities of ${where(row)} sum to ${sum.toPrecision(4)}, not 1: ` +
+          'not softmax probabilities, or the axes are not epochs × examples × classes',
+      );
+    }
+  }
 }

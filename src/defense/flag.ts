@@ -73,8 +73,10 @@ export interface Evaluation {
   truePositives: number;
   falsePositives: number;
   poisons: number;
-  /** 1-based rank of each poison among all examples, most suspicious first. */
+  /** 1-based rank of each poison among all examples, most suspicious first (the ranks alone, sorted). */
   poisonRanks: number[];
+  /** Each poison's index among the scored examples and its rank, in index order. */
+  poisonRankByIndex: { index: number; rank: number }[];
 }
 
 /** Examples that any of several detectors flagged (1) — what a defense that trusts each removes. */
@@ -143,7 +145,8 @@ export function evaluateFlags(
     }
     auc /= p * negatives;
   }
-  const poisonRanks: number[] = [];
-  for (let i = 0; i < scores.length; i++) if (isPoison[i]) poisonRanks.push(rank[i]);
-  return { ...rates, auroc: auc, poisonRanks: poisonRanks.sort((a, b) => a - b) };
+  const poisonRankByIndex: { index: number; rank: number }[] = [];
+  for (let i = 0; i < scores.length; i++) if (isPoison[i]) poisonRankByIndex.push({ index: i, rank: rank[i] });
+  const poisonRanks = poisonRankByIndex.map((p) => p.rank).sort((a, b) => a - b);
+  return { ...rates, auroc: auc, poisonRanks, poisonRankByIndex };
 }

@@ -14,9 +14,15 @@ import { DEFENSES, type DefenseName } from './registry.js';
 
 export interface ScanSettings {
   method: DefenseName;
-  /** Neighbours averaged by the dynamics score (the collinearity test uses k + 3). */
+  /** Neighbours averaged by the dynamics score (the collinearity test pairs up k + 3). */
   k: number;
   linkage: 'single' | 'average';
+  /** Cluster: merge distance in the points' units; null: mergeRelative × the median nearest-neighbour distance. */
+  mergeThreshold: number | null;
+  /** Cluster: the merge distance relative to the median nearest-neighbour distance (when mergeThreshold is null). */
+  mergeRelative: number;
+  /** Cluster: neighbours per example in the merge graph (at most N − 1 are used). */
+  clusterK: number;
   /** Automatic rule: robust z-score of the log-score. */
   z: number;
   /** Flag exactly this many examples instead. */
@@ -28,10 +34,31 @@ export interface ScanSettings {
 export const SCAN_DEFAULTS: Omit<ScanSettings, 'method'> = {
   k: 5,
   linkage: 'single',
+  mergeThreshold: null,
+  mergeRelative: 0.5,
+  clusterK: 10,
   z: 5,
   count: null,
   threshold: null,
 };
+
+/** Throws, naming the setting, on values no detector can use. */
+export function checkScanSettings(s: ScanSettings): void {
+  const bad = (what: string, value: unknown, want: string): never => {
+    throw new Error(`${s.method}: ${what} must be ${want}, got ${value}`);
+  };
+  if (!Number.isInteger(s.k) || s.k < 1) bad('k', s.k, 'an integer >= 1');
+  if (!Number.isInteger(s.clusterK) || s.clusterK < 1) bad('the cluster graph k', s.clusterK, 'an integer >= 1');
+  if (s.mergeThreshold !== null && !(Number.isFinite(s.mergeThreshold) && s.mergeThreshold >= 0)) {
+    bad('the merge threshold', s.mergeThreshold, 'a finite number >= 0');
+  }
+  if (!(Number.isFinite(s.mergeRelative) && s.mergeRelative >= 0)) {
+    bad('the relative merge threshold', s.mergeRelative, 'a finite number >= 0');
+  }
+  if (s.count !== null && s.threshold !== null) {
+    throw new Error(`${s.method}: give either a flag count or a flag threshold, not both`);
+  }
+}
 
 /** A prediction log as read from .npy: epochs × examples × classes. */
 export interface PredictionLog {
@@ -84,7 +111,7 @@ function pointCount(input: ScanInput): number {
  */
 function neighboursNeeded(s: ScanSettings, n: number): number {
   if (s.method === 'collinear') return Math.max(2, s.k + 3);
-  if (s.method === 'cluster') return Math.min(10, n - 1);
+  if (s.method === 'cluster') return Math.min(s.clusterK, n - 1);
   if (s.method === 'duplicates') return 1;
   return 0;
 }
@@ -95,6 +122,7 @@ function neighboursNeeded(s: ScanSettings, n: number): number {
  * needs; each then scores and flags exactly as it does alone.
  */
 export function scanSets(settings: ScanSettings[], input: ScanInput): SetScan[] {
+  settings.forEach(checkScanSettings);
   const n = pointCount(input);
   const needs = n > 0 ? settings.map((s) => neighboursNeeded(s, n)).filter((k) => k > 0) : [];
   const k = Math.max(0, ...needs);
@@ -110,6 +138,7 @@ export function scanSets(settings: ScanSettings[], input: ScanInput): SetScan[] 
 
 /** Scores and flags the examples of `set` (or of `log`, for dynamics) with one detector. */
 export function scanSet(s: ScanSettings, input: ScanInput): SetScan {
+  checkScanSettings(s);
   const direction = DEFENSES[s.method].direction;
   let largestCluster = 0;
   let scores: Float32Array;
@@ -128,9 +157,17 @@ export function scanSet(s: ScanSettings, input: ScanInput): SetScan {
       const pixels = points(input);
       const neighbours = input.neighbours;
       const k = neighboursNeeded(s, pixels.shape[0]);
-      if (s.method === 'collinear') return collinearScores(pixels, { k, neighbours });
+      // Images arrive as 8-bit values scaled to [0, 1]; given features carry no rounding grid.
+      if (s.method === 'collinear')
+        return collinearScores(pixels, { k, neighbours, quantum: input.features ? 0 : 1 / 255 });
       if (s.method === 'cluster') {
-        const c = clusterScores(pixels, { linkage: s.linkage, k, neighbours });
+        const c = clusterScores(pixels, {
+          linkage: s.linkage,
+          k,
+          neighbours,
+          threshold: s.mergeThreshold ?? undefined,
+          relative: s.mergeRelative,
+        });
         largestCluster = c.clustering.sizes[0];
         return c.scores;
       }

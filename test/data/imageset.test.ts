@@ -28,6 +28,7 @@ describe('ImageSet helpers', () => {
       /label 10 at index 2 out of range 0\.\.9/,
     );
     expect(() => validateImageSet({ ...set, classNames: ['a'] }, 's')).toThrow(/1 class names for 10 classes/);
+    expect(() => validateImageSet({ ...set, files: ['a.png'] }, 's')).toThrow(/1 file names for 4 images/);
     expect(() => validateImageSet({ ...set, width: 0, n: 0, images: new Uint8Array(0) }, 's')).toThrow(/positive/);
   });
 
@@ -52,5 +53,14 @@ describe('ImageSet helpers', () => {
     expect(concatImageSets([set, unlabeled]).labels).toBeNull();
     expect(() => concatImageSets([set, makeSet(1, 3, 3, 2, () => 0)])).toThrow(/shape 3×3×2 differs from 2×3×2/);
     expect(() => classCounts(unlabeled)).toThrow(/no labels/);
+  });
+
+  it('carries file names through subset and concatenation only where every image has one', () => {
+    const named: ImageSet = { ...set, files: ['a.png', 'b.png', 'c.png', 'd.png'] };
+    expect(subset(named, [3, 1]).files).toEqual(['d.png', 'b.png']);
+    expect(concatImageSets([named, subset(named, [0])]).files).toEqual(['a.png', 'b.png', 'c.png', 'd.png', 'a.png']);
+    expect(concatImageSets([named, set]).files).toBeUndefined();
+    expect(concatImageSets([set, named]).files).toBeUndefined();
+    expect(subset(set, [0]).files).toBeUndefined();
   });
 });

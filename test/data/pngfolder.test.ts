@@ -28,6 +28,7 @@ describe('PNG folders', () => {
     expect([back.n, back.height, back.width, back.channels]).toEqual([4, 6, 8, 3]);
     expect(back.labels).toBeNull();
     expect(back.images).toEqual(rgb.images);
+    expect(back.files).toEqual(['00000.png', '00001.png', '00002.png', '00003.png']);
     await expect(writePngFolder(dir, rgb)).rejects.toThrow(`${dir}: already exists (pass overwrite to replace it)`);
     await writePngFolder(dir, subset(rgb, [3]), { overwrite: true, names: ['last'] });
     expect(readdirSync(dir)).toEqual(['last.png']);
@@ -43,6 +44,9 @@ describe('PNG folders', () => {
     expect(Array.from(back.labels!)).toEqual([0, 1, 2, 2]);
     expect(back.numClasses).toBe(3);
     expect(back.images).toEqual(subset(rgb, [0, 3, 1, 2]).images);
+    // Each image's file, relative to the folder, in reading order; a subset keeps its images' names.
+    expect(back.files).toEqual(['0/00000.png', '1/00003.png', '2/00001.png', '2/00002.png']);
+    expect(subset(back, [2, 0]).files).toEqual(['2/00001.png', '0/00000.png']);
     expect((await readPngFolder(dir, { numClasses: 10 })).numClasses).toBe(10);
     await expect(readPngFolder(dir, { numClasses: 2 })).rejects.toThrow(/2: label 2 out of range 0\.\.1/);
   });

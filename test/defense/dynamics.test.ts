@@ -2,7 +2,16 @@
 // "poisons" whose predictions repeat the previous layer's change one epoch later, among benign
 // examples that move independently.
 import { describe, expect, it } from 'vitest';
-import { autoFlags, dynamicsScores, evaluateFlags, knn, predictionDeltas, topFlags } from '../../src/defense/index.js';
+import { numberToFloat16 } from '../../src/data/index.js';
+import {
+  autoFlags,
+  checkPredictionLog,
+  dynamicsScores,
+  evaluateFlags,
+  knn,
+  predictionDeltas,
+  topFlags,
+} from '../../src/defense/index.js';
 import { tensor, tidy } from '../../src/tensor/index.js';
 import { seededRandom } from '../../src/util/random.js';
 
@@ -88,6 +97,31 @@ describe('training-dynamics influence', () => {
       /k must be in \[1, 2\]/,
     );
   });
+
+  it('accepts a float16 softmax log and rejects logits, infinities, unnormalized rows and the wrong class count', () => {
+    const { data, n } = syntheticLog(20, 2, 3, 3);
+    const log = (values: Float32Array) => ({ data: values, shape: [K, n, C], dtype: 'float32' });
+    expect(() => checkPredictionLog(log(data), 'log')).not.toThrow();
+    // float16 rounding moves each row's sum by up to ~5e-4: still probabilities.
+    const half = { data: Uint16Array.from(data, numberToFloat16), shape: [K, n, C], dtype: 'float16' };
+    expect(() => checkPredictionLog(half, 'log', [{ count: C, from: 'the set' }])).not.toThrow();
+    const edited = (i: number, v: number) => {
+      const d = Float32Array.from(data);
+      d[i] = v;
+      return log(d);
+    };
+    const row = (1 * n + 2) * C; // epoch 1, example 2
+    expect(() => checkPredictionLog(edited(row, -Infinity), 'log')).toThrow(/log: epoch 1, example 2 holds -Infinity/);
+    expect(() => checkPredictionLog(edited(row, -2.5), 'log')).toThrow(/outside \[0, 1\]: looks like logits/);
+    expect(() => checkPredictionLog(edited(row, data[row] + 0.05), 'log')).toThrow(
+      /epoch 1, example 2 sum to 1\.05\d*, not 1: not softmax probabilities/,
+    );
+    expect(() => checkPredictionLog(edited(row, data[row] + 0.005), 'log')).not.toThrow();
+    expect(() => checkPredictionLog(log(data), 'log', [{ count: 10, from: 'the set' }])).toThrow(
+      /log: the log has 4 classes, the set has 10/,
+    );
+    expect(() => checkPredictionLog({ ...log(data), dtype: 'int32' }, 'log')).toThrow(/float16, float32 or float64/);
+  });
 });
 
 describe('knn and flags', () => {
@@ -153,8 +187,18 @@ describe('knn and flags', () => {
     const truth = Uint8Array.of(0, 1, 0, 1, 0);
     const ev = evaluateFlags(scores, 'low', topFlags(scores, 'low', 2), truth);
     expect(ev).toMatchObject({ tpr: 1, fpr: 0, auroc: 1, poisonRanks: [1, 2] });
+    // Which poison has which rank: example 1 (0.01) ranks first, example 3 (0.02) second.
+    expect(ev.poisonRankByIndex).toEqual([
+      { index: 1, rank: 1 },
+      { index: 3, rank: 2 },
+    ]);
     const worse = evaluateFlags(scores, 'high', topFlags(scores, 'high', 2), truth);
     expect(worse.auroc).toBe(0);
+    expect(worse.poisonRankByIndex).toEqual([
+      { index: 1, rank: 5 },
+      { index: 3, rank: 4 },
+    ]);
+    expect(worse.poisonRanks).toEqual([4, 5]);
     expect(() => topFlags(scores, 'low', 9)).toThrow(/count must be in \[0, 5\]/);
   });
 });

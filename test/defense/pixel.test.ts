@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   agglomerate,
   autoFlags,
+  clusterScores,
   collinearScores,
   duplicateScores,
   evaluateFlags,
@@ -15,7 +16,7 @@ import {
   scanSets,
   unionFlags,
 } from '../../src/defense/index.js';
-import type { ImageSet } from '../../src/data/index.js';
+import { imagesToUnit, type ImageSet } from '../../src/data/index.js';
 import { tensor, tidy } from '../../src/tensor/index.js';
 import { seededRandom } from '../../src/util/random.js';
 
@@ -123,6 +124,45 @@ describe('several detectors over one set', () => {
     });
     // The bridge is found by each pixel detector.
     for (const scan of together.slice(0, 2)) expect(scan.flags.flagged.slice(200).every((f) => f === 1)).toBe(true);
+  });
+
+  it('passes the merge threshold, its relative factor and the graph k to the clustering', () => {
+    const set = bridgeSet();
+    const cluster = { ...SCAN_DEFAULTS, method: 'cluster' as const };
+    const defaults = Array.from(scanSet(cluster, { set }).scores);
+    // Each setting changes the clusters (the bridge breaks up, or everything merges) exactly as
+    // the same option given to the clustering itself does.
+    for (const [settings, options] of [
+      [{ mergeThreshold: 0.05 }, { threshold: 0.05 }],
+      [{ mergeRelative: 2 }, { relative: 2 }],
+      [
+        { clusterK: 1, linkage: 'average' as const },
+        { k: 1, linkage: 'average' as const },
+      ],
+    ] as const) {
+      const scan = Array.from(scanSet({ ...cluster, ...settings }, { set }).scores);
+      const direct = tidy(() => clusterScores(imagesToUnit(set).flatten(1), { k: 10, ...options }).scores);
+      expect(scan).toEqual(Array.from(direct));
+      expect(scan).not.toEqual(defaults);
+    }
+    // A huge merge distance puts everything in one cluster, whatever the relative factor says.
+    const all = scanSet({ ...cluster, mergeThreshold: 1e6 }, { set });
+    expect(all.flags.flagged.every((f) => f === 1)).toBe(true);
+    const none = scanSet({ ...cluster, mergeRelative: 0 }, { set });
+    expect(none.flags.flagged.every((f) => f === 0)).toBe(true);
+  });
+
+  it('rejects settings no detector can use', () => {
+    const set = bridgeSet();
+    const cluster = { ...SCAN_DEFAULTS, method: 'cluster' as const };
+    expect(() => scanSet({ ...cluster, mergeThreshold: -1 }, { set })).toThrow(
+      /cluster: the merge threshold must be a finite number >= 0, got -1/,
+    );
+    expect(() => scanSet({ ...cluster, mergeRelative: NaN }, { set })).toThrow(/relative merge threshold must be/);
+    expect(() => scanSets([{ ...cluster, clusterK: 0 }], { set })).toThrow(/cluster graph k must be an integer >= 1/);
+    expect(() => scanSet({ ...cluster, method: 'duplicates', count: 3, threshold: 0.5 }, { set })).toThrow(
+      /duplicates: give either a flag count or a flag threshold, not both/,
+    );
   });
 
   it('unions several detectors’ flags and rates flags without a score', () => {
