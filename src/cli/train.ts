@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DATASETS, extendUnlabeled, isDatasetName, loadDataset, readImages, splitDataset } from '../data/index.js';
 import { MODELS, type ModelName } from '../nn/index.js';
-import { ALGORITHMS, isAlgorithmName, train, type AlgorithmName } from '../ssl/index.js';
+import { ALGORITHMS, isAlgorithmName, train, TRAIN_DEFAULTS, type AlgorithmName } from '../ssl/index.js';
 import { saveSafetensors } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseParamAssignments } from '../util/params.js';
@@ -30,6 +30,9 @@ interface TrainFlags {
   strong: 'randaugment' | 'ctaugment';
   emaDecay: number;
   emaBuffers: 'copy' | 'average';
+  flip?: boolean;
+  weightDecay: number;
+  bnMomentum: number;
   extraUnlabeled?: string;
   predictionLog: 'float16' | 'float32' | 'none';
   logModel: 'ema' | 'live';
@@ -65,6 +68,15 @@ export function registerTrain(program: Command): void {
       new Option('--strong <aug>', 'strong augmentation').choices(['randaugment', 'ctaugment']).default('randaugment'),
     )
     .option('--ema-decay <x>', 'decay of the EMA evaluation model, in [0, 1]', float(0, 1), 0.999)
+    .option('--weight-decay <x>', 'L2 weight decay on conv and dense kernels', float(0), TRAIN_DEFAULTS.weightDecay)
+    .option(
+      '--bn-momentum <x>',
+      'BatchNorm running-statistics momentum (the TF reference: 0.001; 0.01 lets short runs catch up)',
+      float(0, 1),
+      TRAIN_DEFAULTS.bnMomentum,
+    )
+    .option('--flip', 'random horizontal flips in the weak augmentation (default: on, off for digits: mnist, svhn)')
+    .option('--no-flip', 'no horizontal flips')
     .addOption(
       new Option(
         '--ema-buffers <mode>',
@@ -134,6 +146,9 @@ export function registerTrain(program: Command): void {
         strongAugment: flags.strong,
         emaDecay: flags.emaDecay,
         emaBuffers: flags.emaBuffers,
+        weightDecay: flags.weightDecay,
+        bnMomentum: flags.bnMomentum,
+        flip: flags.flip ?? DATASETS[flags.dataset].mirror,
         seed: flags.seed,
         device,
         bf16,

@@ -21,6 +21,8 @@ export interface DatasetSpec<S extends string = string> {
   splits: readonly S[];
   /** Whether `semipoison data download` can fetch it. */
   downloadable: boolean;
+  /** Whether random horizontal flips suit its images (not digits: the reference turns them off for SVHN). */
+  mirror: boolean;
   /** Loads a split from `dir` (default `defaultDir`); a missing file says where it looked and how to get it. */
   load(split: S, dir?: string): Promise<ImageSet>;
 }
@@ -69,6 +71,7 @@ export const DATASETS = {
       classNames: FASHION_MNIST_CLASSES,
       splits: ['train', 'test'] as const,
       downloadable: false,
+      mirror: true,
     },
     (dir, split) => loadMnistLike(dir, split, FASHION_MNIST_CLASSES),
   ),
@@ -83,6 +86,7 @@ export const DATASETS = {
       classNames: MNIST_CLASSES,
       splits: ['train', 'test'] as const,
       downloadable: false,
+      mirror: false,
     },
     (dir, split) => loadMnistLike(dir, split, MNIST_CLASSES),
   ),
@@ -97,6 +101,7 @@ export const DATASETS = {
       classNames: CIFAR10_CLASSES,
       splits: ['train', 'test'] as const,
       downloadable: true,
+      mirror: true,
     },
     loadCifar10,
   ),
@@ -111,6 +116,7 @@ export const DATASETS = {
       classNames: SVHN_CLASSES,
       splits: ['train', 'test', 'extra'] as const,
       downloadable: true,
+      mirror: false,
     },
     loadSvhn,
   ),
@@ -125,6 +131,7 @@ export const DATASETS = {
       classNames: STL10_CLASSES,
       splits: ['train', 'test', 'unlabeled'] as const,
       downloadable: true,
+      mirror: true,
     },
     (dir, split) => loadStl10(dir, split),
   ),

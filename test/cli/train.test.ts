@@ -55,6 +55,8 @@ describe('semipoison train EMA flags', () => {
     [['--ema-decay', '1.5'], /--ema-decay.*expected a number in \[0, 1\], got '1.5'/],
     [['--ema-decay', 'x'], /--ema-decay.*expected a number in \[0, 1\]/],
     [['--ema-buffers', 'median'], /--ema-buffers.*Allowed choices are copy, average/],
+    [['--weight-decay', '-1'], /--weight-decay.*expected a number in \[0, Infinity\]/],
+    [['--bn-momentum', '2'], /--bn-momentum.*expected a number in \[0, 1\]/],
   ])('rejects %j', (args, message) => {
     const r = train(args as string[]);
     expect(r.code).not.toBe(0);
@@ -66,7 +68,22 @@ describe('semipoison train EMA flags', () => {
     const first = train(['--ema-decay', '0.9', '--ema-buffers', 'average', '--out', out]);
     expect(first.code, first.err).toBe(0);
     const config = readFileSync(join(out, 'config.json'), 'utf8');
-    expect(JSON.parse(config)).toMatchObject({ emaDecay: 0.9, emaBuffers: 'average' });
+    // Fashion-MNIST flips by default; the reference's decay and this trainer's BatchNorm momentum.
+    expect(JSON.parse(config)).toMatchObject({
+      emaDecay: 0.9,
+      emaBuffers: 'average',
+      flip: true,
+      weightDecay: 5e-4,
+      bnMomentum: 0.01,
+    });
+    const tuned = join(mkdtempSync(join(tmpdir(), 'train-flags-')), 'run');
+    const r = train(['--no-flip', '--weight-decay', '0.001', '--bn-momentum', '0.001', '--out', tuned]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(readFileSync(join(tuned, 'config.json'), 'utf8'))).toMatchObject({
+      flip: false,
+      weightDecay: 0.001,
+      bnMomentum: 0.001,
+    });
 
     const other = train(['--ema-decay', '0.9', '--ema-buffers', 'copy', '--seed', '1', '--out', out, '--resume']);
     expect(other.code).not.toBe(0);

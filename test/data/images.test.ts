@@ -9,6 +9,7 @@ import {
   writeIdxImages,
   writeNpyImages,
   writePngFolder,
+  writeStl10Images,
   type ImageSet,
 } from '../../src/data/index.js';
 
@@ -18,7 +19,7 @@ function set(h: number, c: number): ImageSet {
 }
 
 describe('readImages', () => {
-  it('reads npy, PNG folders, IDX and CIFAR-10 binaries as unlabeled sets', async () => {
+  it('reads npy, PNG folders, IDX, CIFAR-10 and STL-10 binaries as unlabeled sets', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'imgs-'));
     const gray = set(28, 1);
     const rgb = set(32, 3);
@@ -26,11 +27,17 @@ describe('readImages', () => {
     await writePngFolder(join(dir, 'png'), gray);
     writeIdxImages(join(dir, 'x-idx3-ubyte'), gray);
     writeCifar10Batch(join(dir, 'b.bin'), rgb);
+    const stl = set(96, 3);
+    writeStl10Images(join(dir, 'unlabeled_X.bin'), stl);
+    // STL-10 images under another name: told apart from CIFAR-10 records by the file's size.
+    writeStl10Images(join(dir, 'mine.bin'), stl);
     for (const [file, expected] of [
       ['a.npy', gray],
       ['png', gray],
       ['x-idx3-ubyte', gray],
       ['b.bin', rgb],
+      ['unlabeled_X.bin', stl],
+      ['mine.bin', stl],
     ] as const) {
       const r = await readImages(join(dir, file));
       expect(r.labels, file).toBeNull();
