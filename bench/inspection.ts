@@ -2,7 +2,7 @@
 // variant on Fashion-MNIST: poisons appended to a clean unlabeled set, scanned without labels.
 // Usage: npx tsx bench/inspection.ts [--unlabeled 2000] [--ratio 0.01] [--trials 8]
 import { Command } from 'commander';
-import { craftPoisons, type VariantName } from '../src/attack/index.js';
+import { craftPoisons, nonLabeledTrainingImages, type VariantName } from '../src/attack/index.js';
 import { concatImageSets, loadDataset, splitDataset } from '../src/data/index.js';
 import { DEFENSES, evaluateFlags, SCAN_DEFAULTS, scanSet, type Evaluation } from '../src/defense/index.js';
 import { setNumThreads } from '../src/tensor/index.js';
@@ -32,7 +32,8 @@ for (const variant of variants) {
         test,
         labeled: split.labeled,
         unlabeledSize: split.unlabeled.n,
-        attackerPool: split.unlabeled.labels ? undefined : train,
+        // The zero-knowledge attacker's own images: training images outside the victim's split.
+        attackerPool: nonLabeledTrainingImages(train, split),
       },
       { targetIndex: target, desired, ratio: Number(o.ratio), seed: t, variant },
     );

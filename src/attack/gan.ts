@@ -16,9 +16,19 @@ import {
   yieldToEventLoop,
   type Tensor,
 } from '../tensor/index.js';
+import { num } from '../util/params.js';
 import { sampleAlphas } from './density.js';
 import { interpolate, quantize, type Pixels } from './interpolation.js';
 import type { Poison } from './variants.js';
+
+/** The bridge's parameters (the DC-GAN's training steps are the caller's). */
+export const GAN_BRIDGE_PARAMS = {
+  endShare: num(0.1, 'share of the budget on each pixel blend closing x′ → G(z′) and G(z*) → x*', {
+    min: 0.01,
+    max: 0.45,
+  }),
+  inversionSteps: num(300, 'gradient steps inverting x′ and x* to latent codes', { min: 1, integer: true }),
+};
 
 export interface GanTrainOptions {
   steps?: number;
@@ -121,8 +131,28 @@ function generate(
 }
 
 /**
+ * Each point's position along the whole path x′ → G(z′) → G(z*) → x*: the pixel-space arc length
+ * of the polyline through the points in order, as a share of its total (x′ at 0, x* at 1).
+ */
+function pathPositions(points: Pixels[]): number[] {
+  const cumulative = [0];
+  for (let k = 1; k < points.length; k++) {
+    let sq = 0;
+    for (let i = 0; i < points[k].length; i++) sq += (points[k][i] - points[k - 1][i]) ** 2;
+    cumulative.push(cumulative[k - 1] + Math.sqrt(sq));
+  }
+  const total = cumulative[cumulative.length - 1];
+  // A path of identical images has no length: the points are spaced evenly instead.
+  return cumulative.map((c, k) =>
+    k === points.length - 1 ? 1 : total > 0 ? c / total : k / Math.max(1, points.length - 1),
+  );
+}
+
+/**
  * The bridge: `endShare` of the budget at each end for the pixel blends x′ → G(z′) and G(z*) → x*,
- * the rest at G((1 − α)z′ + αz*) with α placed by the density.
+ * the rest at G((1 − α)z′ + αz*) with α placed by the density. It is one path (path 0); each
+ * point's α is its position along the whole of it (`pathPositions`), so the blends too lie at
+ * their true place between x′ (α = 0) and x* (α = 1).
  */
 export function ganBridge(
   g: Generator,
@@ -134,11 +164,12 @@ export function ganBridge(
 ): Poison[] {
   if (!Number.isInteger(budget) || budget < 3)
     throw new Error(`GAN bridge: the budget must be at least 3, got ${budget}`);
-  const ends = Math.max(1, Math.round(budget * (opts.endShare ?? 0.1)));
+  const ends = Math.max(1, Math.round(budget * (opts.endShare ?? GAN_BRIDGE_PARAMS.endShare.default)));
   const middle = budget - 2 * ends;
   if (middle < 1) throw new Error('GAN bridge: the budget leaves no room for the latent path');
-  const zs = invertGenerator(g, source, shape, opts.inversionSteps);
-  const zt = invertGenerator(g, target, shape, opts.inversionSteps);
+  const steps = opts.inversionSteps ?? GAN_BRIDGE_PARAMS.inversionSteps.default;
+  const zs = invertGenerator(g, source, shape, steps);
+  const zt = invertGenerator(g, target, shape, steps);
   const alphas = sampleAlphas(middle + 2, opts.density).slice(1, -1);
   const latent = alphas.length
     ? generate(
@@ -159,9 +190,7 @@ export function ganBridge(
     target,
     Array.from({ length: ends }, (_, i) => (i + 1) / ends),
   );
-  return [
-    ...head.map((p) => ({ image: p.image, alpha: 0, path: 1 })),
-    ...latent.map((image, i) => ({ image, alpha: alphas[i], path: 0 })),
-    ...tail.map((p) => ({ image: p.image, alpha: 1, path: 2 })),
-  ];
+  const images = [...head.map((p) => p.image), ...latent, ...tail.map((p) => p.image)];
+  const positions = pathPositions(images);
+  return images.map((image, k) => ({ image, alpha: positions[k], path: 0 }));
 }

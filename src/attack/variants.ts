@@ -123,9 +123,11 @@ export const VARIANTS = {
     params: { copies: num(2, 'copies of each bridge point', { min: 1, integer: true }) },
     others: () => 0,
     craft(i, p) {
-      const distinct = Math.max(1, Math.floor(i.budget / p.copies));
-      const points = bridge(i.source, i.target, distinct, i.density);
-      return points.flatMap((q) => Array.from({ length: p.copies }, () => ({ ...q, path: 0 }))).slice(0, i.budget);
+      // ⌈budget / copies⌉ distinct points, so that no point has more than `copies` copies; when the
+      // budget is not a multiple, the points nearest x′ keep the extra copies and x* always stays.
+      const points = bridge(i.source, i.target, Math.ceil(i.budget / p.copies), i.density);
+      const copies = shares(i.budget, points.length);
+      return points.flatMap((q, k) => Array.from({ length: copies[k] }, () => ({ ...q, path: 0 })));
     },
   }),
   noise: define({

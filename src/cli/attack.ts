@@ -1,12 +1,14 @@
 // `semipoison attack craft|eval`: craft a poisoned unlabeled set for a target and a desired label,
 // then train a victim on it (and on the clean set, same seed) and report whether the target flipped.
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
   craftPoisons,
   DEFAULT_DENSITY,
   DENSITIES,
+  GAN_BRIDGE_PARAMS,
+  nonLabeledTrainingImages,
   VARIANTS,
   isVariantName,
   writeCrafted,
@@ -17,17 +19,28 @@ import {
   type Poison,
   type VariantInput,
   type VariantName,
+  type AttackerPool,
   type Manifest,
   type PoisonFormat,
 } from '../attack/index.js';
 import type { Generator } from '../nn/index.js';
 import { saveSafetensors } from '../tensor/index.js';
-import { DATASETS, isDatasetName, loadDataset, readImages, splitDataset } from '../data/index.js';
-import { ALGORITHMS, isAlgorithmName, type AlgorithmName } from '../ssl/index.js';
-import { parseParamAssignments } from '../util/params.js';
+import {
+  DATASETS,
+  isDatasetName,
+  loadDataset,
+  readImages,
+  splitDataset,
+  subset,
+  type ImageSet,
+} from '../data/index.js';
+import { MODELS, type ModelName } from '../nn/index.js';
+import { ALGORITHMS, isAlgorithmName, TRAIN_DEFAULTS, type AlgorithmName } from '../ssl/index.js';
+import { parseParamAssignments, resolveParams } from '../util/params.js';
+import { readModelFile } from './model.js';
 import { float, int, precision, setupEngine } from './options.js';
 import { progressBar, type Progress } from './progress.js';
-import { configHash, evaluatePoisons, type VictimPhase } from '../experiment/index.js';
+import { configHash, evaluatePoisons, TRIAL_VARIANTS, type VictimPhase } from '../experiment/index.js';
 
 interface CraftFlags {
   dataset: string;
@@ -45,7 +58,9 @@ interface CraftFlags {
   seed: number;
   format: PoisonFormat;
   withUnlabeled: boolean;
+  attackerPool?: string;
   init?: string;
+  initShare?: number;
   margin: number;
   ganSteps: number;
   threads?: number;
@@ -53,6 +68,9 @@ interface CraftFlags {
 }
 
 interface EvalFlags {
+  dataDir?: string;
+  init?: string;
+  lr?: number;
   algorithm: string;
   param: string[];
   steps: number;
@@ -71,6 +89,28 @@ function dataset(name: string) {
   if (!isDatasetName(name))
     throw new Error(`--dataset: unknown dataset '${name}' (${Object.keys(DATASETS).join(', ')})`);
   return name;
+}
+
+/** The transfer attack's default share of the unlabeled set behind θ_init (the victim fine-tunes on the rest). */
+const INIT_SHARE = TRIAL_VARIANTS.transfer.params.share.default;
+
+/** The images the victim fine-tuning from θ_init trains on: those after the share θ_init saw, as in the trials. */
+function afterInitShare(unlabeled: ImageSet, share: number): ImageSet {
+  const cut = Math.round(unlabeled.n * share);
+  if (cut >= unlabeled.n)
+    throw new Error(`an init share of ${share} leaves none of the ${unlabeled.n} unlabeled images`);
+  return cut === 0
+    ? unlabeled
+    : subset(
+        unlabeled,
+        Array.from({ length: unlabeled.n - cut }, (_, k) => cut + k),
+      );
+}
+
+function describeSource(s: Manifest['source']): string {
+  if (s.split === 'labeled') return `labeled #${s.index}`;
+  if (s.split === 'attacker') return `the attacker's image #${s.index} (${s.from})`;
+  return s.description;
 }
 
 export function registerAttack(program: Command): void {
@@ -92,7 +132,16 @@ export function registerAttack(program: Command): void {
     .option('--param <key=value...>', 'variant parameter, repeatable', [])
     .option('--threads <n>', 'libtorch threads for the gan variant and --init (default: all cores)', int(1))
     .option('--gan-steps <n>', 'variant gan: DC-GAN training steps on the unlabeled set', int(1), 2000)
-    .option('--source <index>', 'index of x′ in the labeled set (default: a random labeled image of class y*)', int(0))
+    .option(
+      '--source <index>',
+      'index of x′ in the labeled set, or for zero-knowledge in the attacker pool (default: a random image of class y*)',
+      int(0),
+    )
+    .option(
+      '--attacker-pool <path>',
+      "zero-knowledge (and paths): the attacker's own images of class y* (.npy, PNG folder, idx, CIFAR .bin; " +
+        "default: the training images outside the victim's labeled set, as in the paper's section 4.1)",
+    )
     .option('--seed <n>', 'seed of the split and of the source choice', int(0), 0)
     .addOption(
       new Option('--format <f>', 'poison file format').choices(['npy', 'png', 'idx', 'cifar10']).default('npy'),
@@ -102,6 +151,11 @@ export function registerAttack(program: Command): void {
       'transfer attack (section 4.3): the victim’s initial weights; x′ becomes the nearest image to x* they label y*',
     )
     .option(
+      '--init-share <share>',
+      'with --init: share of the unlabeled set θ_init was trained on; the victim fine-tunes on the rest, where the poisons go (0: all of it; default 0.5, as in section 4.3)',
+      float(0, 0.95),
+    )
+    .option(
       '--margin <κ>',
       'with --init: logit margin by which the initial weights must prefer y* on x′ (5.2 gives p ≥ 0.95 with 10 classes)',
       float(0),
@@ -109,7 +163,7 @@ export function registerAttack(program: Command): void {
     )
     .option(
       '--with-unlabeled',
-      'also write unlabeled-poisoned.npy: the clean unlabeled set with the poisons appended',
+      'also write unlabeled-poisoned.npy: the clean unlabeled set with the poisons at seeded random positions (recorded in the manifest)',
       false,
     )
     .requiredOption('--out <dir>', 'new folder for the poisons and manifest.json')
@@ -119,14 +173,30 @@ export function registerAttack(program: Command): void {
       if (!gan && !isVariantName(f.variant)) {
         throw new Error(`--variant: unknown '${f.variant}' (${[...Object.keys(VARIANTS), 'gan'].join(', ')})`);
       }
+      // Before any GAN training or δ search: the folder must be new.
+      if (existsSync(f.out)) throw new Error(`${f.out} already exists; choose a new output folder`);
       if ((f.ratio === undefined) === (f.count === undefined))
         throw new Error('give exactly one of --ratio and --count');
+      if (f.initShare !== undefined && !f.init) throw new Error('--init-share needs --init');
+      if (f.attackerPool && f.variant !== 'zero-knowledge' && f.variant !== 'paths') {
+        throw new Error(`--attacker-pool: the ${f.variant} variant draws no image from the attacker's own`);
+      }
+      const ganParams = resolveParams(
+        'variant gan',
+        GAN_BRIDGE_PARAMS,
+        gan ? parseParamAssignments('variant gan', GAN_BRIDGE_PARAMS, f.param) : {},
+      );
       const params = gan
         ? {}
         : parseParamAssignments(`variant ${f.variant}`, VARIANTS[f.variant as VariantName].params, f.param);
       const trainSet = await loadDataset(name, 'train', f.dataDir);
       const test = await loadDataset(name, 'test', f.dataDir);
       const split = splitDataset(trainSet, { labels: f.labels, seed: f.seed, unlabeled: f.unlabeled });
+      let attackerPool: AttackerPool | undefined;
+      if (f.attackerPool) attackerPool = { images: await readImages(f.attackerPool), from: resolve(f.attackerPool) };
+      else if (f.variant === 'zero-knowledge') attackerPool = nonLabeledTrainingImages(trainSet, split);
+      const initShare = f.init ? (f.initShare ?? INIT_SHARE) : 0;
+      const unlabeled = afterInitShare(split.unlabeled, initShare);
       let sourceImage: { pixels: Uint8Array; description: string } | undefined;
       if (f.init) {
         setupEngine({ device: 'cpu', precision: false, threads: f.threads });
@@ -141,7 +211,7 @@ export function registerAttack(program: Command): void {
       if (gan) {
         setupEngine({ device: 'cpu', precision: false, threads: f.threads });
         const bar = progressBar('training DC-GAN', f.ganSteps, 'D {d} G {g}');
-        generator = await trainGan(split.unlabeled, {
+        generator = await trainGan(unlabeled, {
           steps: f.ganSteps,
           seed: f.seed,
           onStep: (s, d, g) => bar.update(s, { d: d.toFixed(2), g: g.toFixed(2) }),
@@ -150,11 +220,11 @@ export function registerAttack(program: Command): void {
         const g = generator;
         custom = {
           name: 'gan',
-          craft: (i) => ganBridge(g, i.source, i.target, i.budget, i.shape, { density: i.density }),
+          craft: (i) => ganBridge(g, i.source, i.target, i.budget, i.shape, { density: i.density, ...ganParams }),
         };
       }
       const crafted = craftPoisons(
-        { test, labeled: split.labeled, unlabeledSize: split.unlabeled.n },
+        { test, labeled: split.labeled, unlabeledSize: unlabeled.n, attackerPool },
         {
           targetIndex: f.target,
           desired: f.desired,
@@ -169,15 +239,28 @@ export function registerAttack(program: Command): void {
           sourceImage,
         },
       );
-      crafted.manifest.split = { dataset: name, labels: f.labels, unlabeled: f.unlabeled ?? null, seed: f.seed };
-      const file = await writeCrafted(f.out, crafted, f.format, f.withUnlabeled ? split.unlabeled : undefined);
-      if (generator) {
-        saveSafetensors(join(f.out, 'generator.safetensors'), generator.stateDict(), { model: 'dcgan' });
-        generator.dispose();
-      }
+      if (gan) crafted.manifest.params = { ganSteps: f.ganSteps, ...ganParams };
+      crafted.manifest.split = {
+        dataset: name,
+        labels: f.labels,
+        unlabeled: f.unlabeled ?? null,
+        seed: f.seed,
+        // `attack eval` reads the same files unless told otherwise.
+        data_dir: f.dataDir ? resolve(f.dataDir) : null,
+      };
+      if (f.init) crafted.manifest.init = { path: resolve(f.init), share: initShare };
+      const g = generator;
+      const file = await writeCrafted(
+        f.out,
+        crafted,
+        f.format,
+        f.withUnlabeled ? unlabeled : undefined,
+        g ? (tmp) => saveSafetensors(join(tmp, 'generator.safetensors'), g.stateDict(), { model: 'dcgan' }) : undefined,
+      );
+      generator?.dispose();
       const m = crafted.manifest;
       console.log(
-        `${m.count} poisons (${(100 * m.ratio).toFixed(2)}% of ${m.unlabeled_size} unlabeled) from ${m.source.split === 'labeled' ? `labeled #${m.source.index}` : m.source.description} ` +
+        `${m.count} poisons (${(100 * m.ratio).toFixed(2)}% of ${m.unlabeled_size} unlabeled) from ${describeSource(m.source)} ` +
           `(class ${m.desired}) to test #${m.target.index} (class ${m.target.true_label}) -> ${file}`,
       );
     });
@@ -186,12 +269,22 @@ export function registerAttack(program: Command): void {
     .command('eval')
     .description('train a victim on the clean and the poisoned unlabeled set (same seed) and report the target')
     .argument('<dir>', 'a folder written by attack craft')
+    .option('--data-dir <dir>', 'where the dataset files are (default: where attack craft read them)')
     .option('--algorithm <name>', Object.keys(ALGORITHMS).join(', '), 'fixmatch')
     .option('--param <key=value...>', 'algorithm hyperparameter, repeatable', [])
     .option('--steps <n>', 'training steps', int(1), 3500)
     .option('--batch <n>', 'labeled batch size', int(1), 32)
     .option('--uratio <n>', 'μ', int(1), 3)
-    .option('--width <n>', 'model width', int(1), 16)
+    .option('--width <n>', 'model width (with θ_init: its own)', int(1), 16)
+    .option(
+      '--init <model.safetensors>',
+      "fine-tune both victims from these weights (default: the manifest's θ_init, if crafted with --init)",
+    )
+    .option(
+      '--lr <x>',
+      `base learning rate (default ${TRAIN_DEFAULTS.lr}; from θ_init, ${TRIAL_VARIANTS.transfer.params.lrScale.default.toFixed(3)} of it, where its schedule ended)`,
+      float(0),
+    )
     .option('--epoch-images <n>', 'training images per epoch (prediction-log period)', int(1), 8192)
     .option('--seed <n>', 'training seed', int(0), 0)
     .option('--device <d>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
@@ -211,20 +304,43 @@ export function registerAttack(program: Command): void {
       if (!isAlgorithmName(f.algorithm)) throw new Error(`--algorithm: unknown '${f.algorithm}'`);
       const algorithm: AlgorithmName = f.algorithm;
       const params = parseParamAssignments(algorithm, ALGORITHMS[algorithm].params, f.param);
+      const init = f.init ?? m.init?.path;
+      const initModel = init ? readModelFile(init) : null;
       const { device, bf16 } = setupEngine(f);
       const name = dataset(String(m.split.dataset));
-      const trainSet = await loadDataset(name, 'train');
-      const test = await loadDataset(name, 'test');
+      const dataDir = f.dataDir ?? (typeof m.split.data_dir === 'string' ? m.split.data_dir : undefined);
+      const trainSet = await loadDataset(name, 'train', dataDir);
+      const test = await loadDataset(name, 'test', dataDir);
       const split = splitDataset(trainSet, {
         labels: Number(m.split.labels),
         seed: Number(m.split.seed),
         unlabeled: m.split.unlabeled === null ? undefined : Number(m.split.unlabeled),
       });
+      const share = m.init?.share ?? 0;
+      if (typeof share !== 'number' || !(share >= 0 && share < 1)) {
+        throw new Error(`${manifestPath}: init.share must be a number in [0, 1), got ${JSON.stringify(share)}`);
+      }
+      const unlabeled = afterInitShare(split.unlabeled, share);
+      if (typeof m.unlabeled_size === 'number' && unlabeled.n !== m.unlabeled_size) {
+        throw new Error(
+          `${manifestPath}: crafted against ${m.unlabeled_size} clean unlabeled images, the split of ${name}` +
+            `${dataDir ? ` in ${dataDir}` : ''} gives ${unlabeled.n} (not the data the poisons were crafted on?)`,
+        );
+      }
       const poisonPath = join(dir, m.file);
+      // Fine-tuning keeps θ_init's architecture and resumes at the learning rate where its schedule ended.
+      const initWidth = initModel?.metadata.config
+        ? (JSON.parse(initModel.metadata.config) as { width?: unknown }).width
+        : undefined;
       const options = {
         algorithm,
         params,
-        width: f.width,
+        model: (initModel && initModel.metadata.model in MODELS ? initModel.metadata.model : 'cnn') as ModelName,
+        // θ_init without a recorded width has its model's default one.
+        width: initModel ? (typeof initWidth === 'number' ? initWidth : undefined) : f.width,
+        init: initModel?.file,
+        lr:
+          f.lr ?? (initModel ? TRAIN_DEFAULTS.lr * TRIAL_VARIANTS.transfer.params.lrScale.default : TRAIN_DEFAULTS.lr),
         steps: f.steps,
         batchSize: f.batch,
         uratio: f.uratio,
@@ -238,13 +354,15 @@ export function registerAttack(program: Command): void {
       const ev = await evaluatePoisons(
         {
           labeled: split.labeled,
-          unlabeled: split.unlabeled,
+          unlabeled,
           test,
           poisons: await readImages(poisonPath),
           poisonsFrom: poisonPath,
           targetIndex: m.target.index,
           desired: m.desired,
           bridge: m.poisons,
+          // Where unlabeled-poisoned.npy holds them, so the prediction log lines up with that file.
+          positions: m.positions,
         },
         options,
         {
@@ -263,6 +381,16 @@ export function registerAttack(program: Command): void {
       );
       for (const b of bars.values()) b.stop();
       const propagation = ev.propagation.epochs;
+      const figures: string[] = [];
+      if (propagation.length && ev.propagation.alphas.length) {
+        // Loaded here: Vega adds about 0.4 s to the start of every command.
+        const { labelPropagationSpec, writeFigure } = await import('../report/index.js');
+        const spec = labelPropagationSpec(
+          { ...ev.propagation, desired: m.desired, trueLabel: m.target.true_label },
+          { classNames: test.classNames },
+        );
+        for (const path of await writeFigure(join(dir, 'figure5-propagation'), spec)) figures.push(basename(path));
+      }
       const result = {
         success: ev.success,
         target_prediction: ev.poisoned.prediction,
@@ -278,7 +406,10 @@ export function registerAttack(program: Command): void {
         ratio: m.ratio,
         algorithm,
         steps: f.steps,
+        init: initModel?.file ?? null,
         propagation: ev.propagation,
+        /** Figure 5 of the propagation, in `dir`. */
+        figures,
       };
       writeFileSync(join(dir, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
       if (f.json) {

@@ -2,7 +2,14 @@
 // plain data. Every field is declared once below with its JSON Schema, default and description;
 // specs are validated against these schemas, and a resolved config (defaults and the algorithm's
 // and variant's parameters filled in) is hashed into the trial's stable id.
-import { DEFAULT_DENSITY, densityCdf, resolveDensity, VARIANTS, type VariantName } from '../attack/index.js';
+import {
+  DEFAULT_DENSITY,
+  densityCdf,
+  GAN_BRIDGE_PARAMS,
+  resolveDensity,
+  VARIANTS,
+  type VariantName,
+} from '../attack/index.js';
 import { DATASETS, type DatasetName } from '../data/index.js';
 import { DEFENSES, type DefenseName } from '../defense/index.js';
 import { MODELS, type ModelName } from '../nn/index.js';
@@ -30,11 +37,7 @@ export const TRIAL_VARIANTS = {
     description: 'GAN-latent interpolation: the bridge runs through a DC-GAN latent space (section 4.2)',
     params: {
       ganSteps: num(2000, 'DC-GAN training steps on the clean unlabeled set', { min: 1, integer: true }),
-      endShare: num(0.1, 'share of the budget on each pixel blend closing x′ → G(z′) and G(z*) → x*', {
-        min: 0.01,
-        max: 0.45,
-      }),
-      inversionSteps: num(300, 'gradient steps inverting x′ and x* to latent codes', { min: 1, integer: true }),
+      ...GAN_BRIDGE_PARAMS,
     },
   },
   transfer: {

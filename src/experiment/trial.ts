@@ -6,7 +6,7 @@
 // share one run; the trial's own folder holds its config, poisons, defended run and result.
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { craftPoisons, isVariantName, writeCrafted, type Crafted } from '../attack/index.js';
+import { craftPoisons, isVariantName, nonLabeledTrainingImages, writeCrafted, type Crafted } from '../attack/index.js';
 import {
   extendUnlabeled,
   loadDataset,
@@ -17,7 +17,7 @@ import {
   type ImageSet,
   type Split,
 } from '../data/index.js';
-import { unionFlags, type DefenseName, type Evaluation } from '../defense/index.js';
+import { SCAN_DEFAULTS, unionFlags, type DefenseName, type Evaluation } from '../defense/index.js';
 import type { StepInfo, TrainOptions } from '../ssl/index.js';
 import { checkDevice, setFlushDenormal, setNumThreads, type Device } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -66,6 +66,8 @@ export interface DefenseOutcome extends Evaluation {
   rule: string;
   threshold: number;
   flagged: number;
+  /** The flagged examples, removed before retraining: indices into the clean unlabeled set, then the poisons. */
+  flaggedIndices: number[];
   /** x* gets y* after the flagged examples are removed and the victim retrained (and not without poisons). */
   success: boolean;
   /** The retrained run; null when nothing was flagged (the poisoned run stands). */
@@ -323,6 +325,7 @@ export async function defendWith(
 async function defend(c: TrialConfig, d: DefenseInput, onStep: (s: StepInfo) => void): Promise<DefenseOutcome> {
   const method = c.defense as DefenseName;
   const settings = {
+    ...SCAN_DEFAULTS,
     method,
     k: c.defenseK,
     linkage: c.linkage,
@@ -338,6 +341,7 @@ async function defend(c: TrialConfig, d: DefenseInput, onStep: (s: StepInfo) => 
     rule: scan.flags.rule,
     threshold: scan.flags.threshold,
     flagged: out.flagged.reduce((a, b) => a + b, 0),
+    flaggedIndices: Array.from(out.flagged.keys()).filter((i) => out.flagged[i]),
     success: out.success,
     run: out.run,
     prediction: out.prediction,
@@ -383,7 +387,12 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
     seed: c.splitSeed,
     unlabeled: c.unlabeled ?? undefined,
   });
-  const pick = selectAttack(c, test, fullSplit.labeled);
+  // The zero-knowledge attacker (section 4.1) knows no labeled image: x′ is one of its own, drawn when crafting.
+  const zeroKnowledge = c.variant === 'zero-knowledge';
+  if (zeroKnowledge && c.source !== null) {
+    throw new Error('source: the zero-knowledge attacker knows no labeled image; leave source unset');
+  }
+  const pick = { ...selectAttack(c, test, fullSplit.labeled), ...(zeroKnowledge ? { source: -1 } : {}) };
   const baseOptions = victimOptions(c, device, bf16);
   const variant = await prepareVariant(c, {
     root: opts.dir,
@@ -398,7 +407,12 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
   let crafted: Crafted;
   try {
     crafted = craftPoisons(
-      { test, labeled: split.labeled, unlabeledSize: split.unlabeled.n },
+      {
+        test,
+        labeled: split.labeled,
+        unlabeledSize: split.unlabeled.n,
+        attackerPool: zeroKnowledge ? nonLabeledTrainingImages(train, fullSplit) : undefined,
+      },
       {
         targetIndex: pick.target,
         desired: pick.desired,
@@ -410,7 +424,7 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
         custom: variant.custom,
         sourceImage: variant.sourceImage,
         seed: c.seed,
-        sourceIndex: pick.source,
+        sourceIndex: zeroKnowledge ? undefined : pick.source,
       },
     );
   } finally {
@@ -419,6 +433,7 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
   crafted.manifest.variant = c.variant;
   crafted.manifest.params = c.variantParams;
   crafted.manifest.split = splitSpec;
+  if (variant.init) crafted.manifest.init = variant.init;
   await savePoisons(join(dir, 'poisons'), crafted);
   const options = { ...baseOptions, ...variant.options };
   const runs = sharedRuns(c, opts.dir, { split: splitSpec, options, pick });

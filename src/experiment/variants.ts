@@ -4,7 +4,7 @@
 // θ_init labels y*; the victim fine-tunes from θ_init on the rest). The networks are shared by every
 // trial of the same split and settings, trained once under a lock and reused from disk.
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ganBridge, trainGan, transferSource, type CraftOptions } from '../attack/index.js';
 import { subset, type ImageSet, type Split } from '../data/index.js';
 import { Generator } from '../nn/index.js';
@@ -26,6 +26,8 @@ export interface VariantPreparation {
   sourceImage?: CraftOptions['sourceImage'];
   /** Changes to the victim's training options (the transfer attack's θ_init and fine-tuning learning rate). */
   options?: Partial<TrainOptions>;
+  /** The transfer attack's θ_init and the share of the unlabeled set it saw, for the manifest (`attack eval` reads it). */
+  init?: { path: string; share: number };
   /** Frees what the variant holds in memory, once the poisons are crafted. */
   dispose(): void;
 }
@@ -145,6 +147,7 @@ export async function prepareVariant(c: TrialConfig, ctx: VariantContext): Promi
         description: `x* + δ (‖δ‖₂ = ${source.distance.toFixed(3)}) labeled ${ctx.pick.desired} by θ_init`,
       },
       options: { init, lr: (ctx.options.lr ?? 0.03) * p.lrScale },
+      init: { path: resolve(init), share: p.share },
       dispose() {},
     };
   }

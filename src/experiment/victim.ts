@@ -4,7 +4,7 @@
 // a resumed or reused run gives the same answer as one trained in a single go).
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Manifest } from '../attack/index.js';
+import { insertPoisons, type Manifest } from '../attack/index.js';
 import { extendUnlabeled, float16ToNumber, readNpy, subset, type ImageSet } from '../data/index.js';
 import {
   argmaxRows,
@@ -49,7 +49,7 @@ export interface Propagation {
 
 export interface PoisonedVictim {
   labeled: ImageSet;
-  /** The clean unlabeled set; the poisons are appended after it. */
+  /** The clean unlabeled set; the poisons are appended after it, or placed at `positions`. */
   unlabeled: ImageSet;
   test: ImageSet;
   poisons: ImageSet;
@@ -59,6 +59,8 @@ export interface PoisonedVictim {
   desired: number;
   /** Each poison's place on its path (the manifest's `poisons`). */
   bridge: Manifest['poisons'];
+  /** The manifest's `positions`: poison k at positions[k] of the poisoned unlabeled set (default: appended). */
+  positions?: readonly number[];
 }
 
 export interface PoisonEvaluation {
@@ -125,11 +127,14 @@ export async function trainVictim(
   }
 }
 
-/** The poisoned model's labels along the main bridge, per epoch, from its prediction log. */
+/**
+ * The poisoned model's labels along the main bridge, per epoch, from its prediction log. `at` is
+ * where the poisons sit in the logged set: appended after `at` clean images, or poison k at at[k].
+ */
 export function bridgePropagation(
   logPath: string,
   epochs: EpochInfo[],
-  offset: number,
+  at: number | readonly number[],
   bridge: Manifest['poisons'],
 ): Propagation {
   const order = bridge.filter((p) => p.path === 0).sort((a, b) => a.alpha - b.alpha);
@@ -143,7 +148,10 @@ export function bridgePropagation(
     epochs: epochs.map((e, row) => ({
       epoch: e.epoch,
       labels: order.map((p) => {
-        const base = (row * n + offset + p.index) * classes;
+        const slot = typeof at === 'number' ? at + p.index : at[p.index];
+        if (!(slot >= 0 && slot < n))
+          throw new Error(`${logPath}: poison ${p.index} at ${slot} is outside its ${n} examples`);
+        const base = (row * n + slot) * classes;
         const probs = Float32Array.from({ length: classes }, (_, k) => value(base + k));
         return argmaxRows(probs, classes)[0];
       }),
@@ -205,7 +213,9 @@ export async function evaluatePoisons(
   onStep?: StepListener,
   opts: EvaluateOptions = {},
 ): Promise<PoisonEvaluation> {
-  const poisonedSet = extendUnlabeled(v.unlabeled, v.poisons, v.poisonsFrom ?? 'poisons');
+  const poisonedSet = v.positions
+    ? insertPoisons(v.unlabeled, v.poisons, v.positions, v.poisonsFrom)
+    : extendUnlabeled(v.unlabeled, v.poisons, v.poisonsFrom ?? 'poisons');
   const trainPoisoned = async (): Promise<RunOutcome> => {
     const lock = await lockRun(runs.poisoned.dir);
     try {
@@ -243,7 +253,7 @@ export async function evaluatePoisons(
   const propagation = bridgePropagation(
     join(runs.poisoned.dir, 'predictions.npy'),
     poisoned.epochs,
-    v.unlabeled.n,
+    v.positions ?? v.unlabeled.n,
     v.bridge,
   );
   const last = propagation.epochs[propagation.epochs.length - 1];

@@ -16,29 +16,59 @@ function referenceCdf(rho: (x: number) => number): (a: number) => number {
   return (a: number) => (a <= 0 ? 0 : integral(Math.min(a, 1)) / total);
 }
 
+/** One-sample Kolmogorov–Smirnov statistic of sorted α against the CDF F. */
+function ksStatistic(alphas: number[], F: (a: number) => number): number {
+  const n = alphas.length;
+  let d = 0;
+  alphas.forEach((a, i) => {
+    const f = F(a);
+    d = Math.max(d, Math.abs((i + 1) / n - f), Math.abs(i / n - f));
+  });
+  return d;
+}
+
+/** sup |F(a) − a| over a fine grid: how far ρ is from the uniform density. */
+function distanceFromUniform(F: (a: number) => number): number {
+  let d = 0;
+  for (let k = 0; k <= 1000; k++) d = Math.max(d, Math.abs(F(k / 1000) - k / 1000));
+  return d;
+}
+
+const N = 400;
+// α are the deterministic quantiles F⁻¹(i / (N − 1)), not a random sample: their empirical CDF
+// steps by 1/N and sits within 1/N of F, so the KS statistic is about 1/N. The random-sample
+// critical value 1.36/√N (0.068 here) would let through a sampler that ignores ρ.
+const TOLERANCE = 2 / N;
+
 describe('density functions', () => {
   it('has the eleven of Table 3', () => {
     expect(Object.keys(DENSITIES)).toHaveLength(11);
   });
 
   for (const name of Object.keys(DENSITIES) as DensityName[]) {
-    it(`${name}: α₀ = 0, α_{N−1} = 1, non-decreasing, and distributed as ρ (KS)`, () => {
-      const n = 400;
-      const alphas = sampleAlphas(n, name);
-      expect(alphas).toHaveLength(n);
+    it(`${name}: α₀ = 0, α_{N−1} = 1, non-decreasing, and distributed as ρ (KS within 2/N)`, () => {
+      const alphas = sampleAlphas(N, name);
+      expect(alphas).toHaveLength(N);
       expect(alphas[0]).toBe(0);
-      expect(alphas[n - 1]).toBe(1);
-      for (let i = 1; i < n; i++) expect(alphas[i]).toBeGreaterThanOrEqual(alphas[i - 1]);
-      const F = referenceCdf(DENSITIES[name]);
-      let d = 0;
-      alphas.forEach((a, i) => {
-        const f = F(a);
-        d = Math.max(d, Math.abs((i + 1) / n - f), Math.abs(i / n - f));
-      });
-      // The 5% critical value of the one-sample KS statistic is 1.36/√n.
-      expect(d).toBeLessThan(1.36 / Math.sqrt(n));
+      expect(alphas[N - 1]).toBe(1);
+      for (let i = 1; i < N; i++) expect(alphas[i]).toBeGreaterThanOrEqual(alphas[i - 1]);
+      expect(ksStatistic(alphas, referenceCdf(DENSITIES[name]))).toBeLessThan(TOLERANCE);
     });
   }
+
+  it('the KS check fails a sampler that ignores ρ, for every density further than 2/N from uniform', () => {
+    const uniform = Array.from({ length: N }, (_, i) => i / (N - 1));
+    const distinguishable = (Object.keys(DENSITIES) as DensityName[]).filter(
+      // Uniform quantiles are within 1/N of the uniform CDF: a distance beyond 3/N is beyond the tolerance.
+      (name) => distanceFromUniform(referenceCdf(DENSITIES[name])) > 3 / N,
+    );
+    // Every density of Table 3 but ρ = 1 itself, the near-uniform x⁴+(1−x)⁴ and x²+(1−x)² included.
+    expect(distinguishable.sort()).toEqual((Object.keys(DENSITIES) as DensityName[]).filter((n) => n !== '1').sort());
+    for (const name of distinguishable) {
+      expect(ksStatistic(uniform, referenceCdf(DENSITIES[name])), name).toBeGreaterThan(TOLERANCE);
+    }
+    expect(ksStatistic(uniform, referenceCdf(DENSITIES['1']))).toBeLessThan(TOLERANCE);
+  });
 
   it('puts the default 1.5 − x three times denser at x′ than at x*', () => {
     const a = sampleAlphas(1001, '1.5-x');

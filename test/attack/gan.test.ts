@@ -58,11 +58,26 @@ describe('DC-GAN', () => {
     expect(z.length).toBe(8);
     const src = toyImages(2).images.slice(0, 64);
     const tgt = toyImages(2).images.slice(64, 128);
-    const poisons = ganBridge(g, src, tgt, 12, shape, { inversionSteps: 50 });
+    // Three points of 12 on each pixel blend: x′ and two blends toward G(z′); two blends from G(z*) and x*.
+    const poisons = ganBridge(g, src, tgt, 12, shape, { inversionSteps: 50, endShare: 0.25 });
     expect(poisons).toHaveLength(12);
     expect(Array.from(poisons[0].image)).toEqual(Array.from(src));
     expect(Array.from(poisons[11].image)).toEqual(Array.from(tgt));
-    expect(poisons.filter((p) => p.path === 0).length).toBe(10);
+    // One path from x′ to x*: every point, the pixel blends at both ends included, at its own place
+    // along it (the blends were all at α = 0 or α = 1 before), in order.
+    expect(poisons.every((p) => p.path === 0)).toBe(true);
+    const alphas = poisons.map((p) => p.alpha);
+    expect(alphas[0]).toBe(0);
+    expect(alphas[11]).toBe(1);
+    for (let k = 1; k < 12; k++) expect(alphas[k]).toBeGreaterThanOrEqual(alphas[k - 1]);
+    expect(alphas.filter((a) => a === 0)).toHaveLength(1);
+    expect(alphas.filter((a) => a === 1)).toHaveLength(1);
+    // α is the arc length through the points, as a share of the whole path's.
+    const dist = (a: Uint8Array, b: Uint8Array) => Math.hypot(...Array.from(a, (v, i) => v - b[i]));
+    const lengths = poisons.slice(1).map((p, k) => dist(p.image, poisons[k].image));
+    const total = lengths.reduce((a, b) => a + b, 0);
+    expect(alphas[1]).toBeCloseTo(lengths[0] / total, 9);
+    expect(alphas[10]).toBeCloseTo(1 - lengths[10] / total, 9);
     expect(() => ganBridge(g, src, tgt, 2, shape)).toThrow(/at least 3/);
     g.dispose();
   });

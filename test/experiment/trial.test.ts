@@ -2,8 +2,16 @@
 // a trial interrupted mid-training resumes to the same result, the defense step, the selection rule.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { loadDataset, readNpyImages, splitDataset, writeNpyImages } from '../../src/data/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  extendUnlabeled,
+  loadDataset,
+  readNpyImages,
+  splitDataset,
+  subset,
+  writeNpyImages,
+  type ImageSet,
+} from '../../src/data/index.js';
 import { loadClassifier } from '../../src/nn/index.js';
 import {
   evaluatePoisons,
@@ -15,6 +23,19 @@ import {
   type TrialProgress,
 } from '../../src/experiment/index.js';
 import { tempDir, TINY } from './helpers.js';
+
+// What each victim run was trained on, by run folder: the defense test checks the retrained set.
+const trained = vi.hoisted(() => new Map<string, ImageSet | null>());
+vi.mock('../../src/experiment/victim.js', async (importOriginal) => {
+  const victim = await importOriginal<typeof import('../../src/experiment/victim.js')>();
+  return {
+    ...victim,
+    trainVictim: (...args: Parameters<typeof victim.trainVictim>) => {
+      trained.set(args[3].dir, args[1].unlabeled);
+      return victim.trainVictim(...args);
+    },
+  };
+});
 
 describe('runTrial', () => {
   const root = tempDir('trial');
@@ -107,12 +128,40 @@ describe('runTrial', () => {
   });
 
   it('scans with a detector, removes what it flags and retrains', async () => {
-    const r = await runTrial({ ...TINY, seed: 3, defense: 'duplicates', flagCount: 10 }, { dir: root, threads: 1 });
+    const config = { ...TINY, seed: 3, defense: 'duplicates' as const, flagCount: 10 };
+    const r = await runTrial(config, { dir: root, threads: 1 });
     const d = r.defense!;
+    // The scanned set: the 200 clean unlabeled examples, then the 8 poisons.
+    const prepared = await prepareTrial(config, { dir: root, threads: 1 });
+    const scanned = extendUnlabeled(prepared.split.unlabeled, prepared.crafted.poisons);
+    const offset = prepared.split.unlabeled.n;
+    expect([offset, scanned.n]).toEqual([200, 208]);
     expect(d.flagged).toBe(10);
     expect(d.poisons).toBe(8);
-    expect(d.auroc).toBeGreaterThanOrEqual(0);
+    expect(new Set(d.flaggedIndices).size).toBe(10);
+    expect(d.flaggedIndices.every((i) => Number.isInteger(i) && i >= 0 && i < scanned.n)).toBe(true);
+    // The rates count where the flags fall.
+    const caught = d.flaggedIndices.filter((i) => i >= offset).length;
+    expect(d.truePositives).toBe(caught);
+    expect(d.falsePositives).toBe(10 - caught);
+    expect(d.tpr).toBe(caught / 8);
+    expect(d.fpr).toBe((10 - caught) / 200);
+    // Each poison keeps its own rank; exactly those ranked in the top 10 are flagged.
+    expect(d.poisonRankByIndex.map((p) => p.index)).toEqual(Array.from({ length: 8 }, (_, j) => offset + j));
+    for (const p of d.poisonRankByIndex) expect(d.flaggedIndices.includes(p.index)).toBe(p.rank <= 10);
+    expect(d.poisonRanks).toEqual(d.poisonRankByIndex.map((p) => p.rank).sort((a, b) => a - b));
+    // AUROC from the ranks: each benign example ranked above a poison costs 1/(8·200); a tie with
+    // a poison (ranked above it, by index) costs only half, so the AUROC is at least this.
+    const benignAbove = d.poisonRanks.reduce((sum, rank, j) => sum + rank - 1 - j, 0);
+    const fromRanks = 1 - benignAbove / (8 * 200);
+    expect(d.auroc).toBeGreaterThanOrEqual(fromRanks - 1e-12);
+    expect(d.auroc).toBeCloseTo(fromRanks, 2);
+    // The retrained run trained on the scanned set without exactly the flagged examples.
     expect(d.run?.stepsRun).toBe(6);
+    const retrainedOn = trained.get(d.run!.dir)!;
+    const kept = Array.from({ length: scanned.n }, (_, i) => i).filter((i) => !d.flaggedIndices.includes(i));
+    expect(retrainedOn.n).toBe(scanned.n - 10);
+    expect(Buffer.from(retrainedOn.images).equals(Buffer.from(subset(scanned, kept).images))).toBe(true);
     expect(d.success).toBe(d.prediction === r.desired && r.clean.prediction !== r.desired);
     expect(r.clean.stepsRun).toBe(0);
     // The undefended trial with the same attack trained this poisoned run already.

@@ -1,13 +1,20 @@
 // The trial-level variants on a tiny config: the GAN-latent bridge trains one DC-GAN per split and
 // reuses it; the transfer attack trains θ_init on the first half of the unlabeled set, crafts
-// x′ = x* + δ that θ_init labels y*, and fine-tunes the victims from θ_init on the second half.
+// x′ = x* + δ that θ_init labels y*, and fine-tunes the victims from θ_init on the second half; the
+// zero-knowledge attack draws x′ from training images outside the victim's labeled set.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, resolveTrialConfig, runTrial, type TrialProgress } from '../../src/experiment/index.js';
+import {
+  ConfigError,
+  prepareTrial,
+  resolveTrialConfig,
+  runTrial,
+  type TrialProgress,
+} from '../../src/experiment/index.js';
 import { loadClassifier } from '../../src/nn/index.js';
 import { predictProbs } from '../../src/ssl/index.js';
-import { readNpyImages, subset } from '../../src/data/index.js';
+import { loadDataset, readNpyImages, splitDataset, subset } from '../../src/data/index.js';
 import { tempDir, TINY } from './helpers.js';
 
 describe('trial-level variants', () => {
@@ -19,6 +26,27 @@ describe('trial-level variants', () => {
     });
     expect(() => resolveTrialConfig({ variant: 'transfer', variantParams: { share: 1.5 } })).toThrow(ConfigError);
     expect(() => resolveTrialConfig({ variant: 'gan', variantParams: { steps: 3 } })).toThrow(/unknown parameter/);
+  });
+
+  it("zero-knowledge: x′ is one of the attacker's training images, outside the victim's labeled set", async () => {
+    const root = tempDir('variant-zk');
+    const config = { ...TINY, variant: 'zero-knowledge' as const, seed: 4 };
+    const p = await prepareTrial(config, { dir: root, threads: 1 });
+    const source = p.crafted.manifest.source as { split: string; from: string; from_index: number; label: number };
+    expect(source.split).toBe('attacker');
+    expect(source.from).toBe('train-not-labeled');
+    expect(source.label).toBe(p.pick.desired);
+    expect(p.pick.source).toBe(-1);
+    const c = resolveTrialConfig(config);
+    const split = splitDataset(await loadDataset('fashion-mnist', 'train'), {
+      labels: c.labels,
+      seed: c.splitSeed,
+      unlabeled: c.unlabeled ?? undefined,
+    });
+    expect(split.indices.labeled).not.toContain(source.from_index);
+    await expect(prepareTrial({ ...config, source: 0 }, { dir: root, threads: 1 })).rejects.toThrow(
+      /zero-knowledge attacker knows no labeled image/,
+    );
   });
 
   it('gan: one generator per split, a bridge through its latent space from x′ to x*', async () => {
@@ -63,6 +91,8 @@ describe('trial-level variants', () => {
     const [initDir] = readdirSync(join(root, 'init')).filter((d) => !d.endsWith('.lock'));
     const init = join(root, 'init', initDir, 'model.safetensors');
     expect(existsSync(init)).toBe(true);
+    // The manifest names θ_init and the share it saw, so that `attack eval` fine-tunes from it too.
+    expect(manifest.init).toEqual({ path: init, share: 0.5 });
     for (const run of [r.clean.dir, r.poisoned.dir]) {
       const { options } = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
       expect(options.init).toBe(init);
