@@ -10,7 +10,11 @@ export interface SplitOptions {
   seed: number;
   /** Examples held out for validation, taken before the labeled ones (default 0). */
   validation?: number;
-  /** Cap on the unlabeled set size (a CPU-scale budget); all remaining examples by default. */
+  /**
+   * Cap on the unlabeled set size (a CPU-scale budget); all remaining examples by default. The cap
+   * keeps the first examples of the shuffled order, with the labeled ones among them when they
+   * belong there (they replace the last unlabeled-only examples if the cap would leave any out).
+   */
   unlabeled?: number;
   /** Whether the labeled images also appear (without labels) in the unlabeled set; the reference's default is yes. */
   labeledInUnlabeled?: boolean;
@@ -67,7 +71,20 @@ export function splitDataset(train: ImageSet, opts: SplitOptions): Split {
     if (opts.unlabeled > unlabeledIdx.length) {
       throw new Error(`splitDataset: ${opts.unlabeled} unlabeled examples asked, ${unlabeledIdx.length} available`);
     }
-    unlabeledIdx = unlabeledIdx.slice(0, opts.unlabeled);
+    const cap = opts.unlabeled;
+    const kept = unlabeledIdx.slice(0, cap);
+    if (opts.labeledInUnlabeled !== false) {
+      // The convention holds under a cap too: every labeled image is also unlabeled.
+      const inKept = new Set(kept);
+      const missing = labeledIdx.filter((i) => !inKept.has(i));
+      if (labeledIdx.length > cap) {
+        throw new Error(`splitDataset: ${cap} unlabeled examples cannot hold the ${labeledIdx.length} labeled ones`);
+      }
+      for (let at = kept.length - 1; missing.length > 0 && at >= 0; at--) {
+        if (!labeledSet.has(kept[at])) kept[at] = missing.pop()!;
+      }
+    }
+    unlabeledIdx = kept;
   }
   const unlabeled = subset(train, unlabeledIdx);
   return {

@@ -36,6 +36,26 @@ describe('splitDataset', () => {
     expect(new Set(all).size).toBe(all.length);
   });
 
+  it('keeps every labeled image in a capped unlabeled set, changing nothing where the cap already holds them', () => {
+    const set = toySet(400);
+    for (const seed of [0, 1, 2, 3]) {
+      // A cap of 12 with 12 labels: the first 12 of the shuffled order rarely hold them all.
+      const s = splitDataset(set, { labels: 12, seed, unlabeled: 12 });
+      expect([...s.indices.unlabeled].sort((a, b) => a - b)).toEqual([...s.indices.labeled].sort((a, b) => a - b));
+      const wide = splitDataset(set, { labels: 12, seed, unlabeled: 60 });
+      for (const i of wide.indices.labeled) expect(wide.indices.unlabeled).toContain(i);
+      expect(new Set(wide.indices.unlabeled).size).toBe(60);
+      // Where the cap holds them already, it is the first examples of the uncapped order, as before.
+      const whole = splitDataset(set, { labels: 12, seed });
+      const plain = whole.indices.unlabeled.slice(0, 300);
+      if (whole.indices.labeled.every((i) => plain.includes(i)))
+        expect(splitDataset(set, { labels: 12, seed, unlabeled: 300 }).indices.unlabeled).toEqual(plain);
+    }
+    expect(() => splitDataset(set, { labels: 12, seed: 0, unlabeled: 11 })).toThrow(
+      /11 unlabeled examples cannot hold the 12 labeled ones/,
+    );
+  });
+
   it('rejects impossible splits', () => {
     expect(() => splitDataset(toySet(20), { labels: 30, seed: 0 })).toThrow(
       /30 labels and 0 validation examples exceed the 20 images/,
