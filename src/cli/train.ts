@@ -17,6 +17,7 @@ interface TrainFlags {
   dataDir?: string;
   labels: number;
   unlabeled?: number;
+  validation: number;
   algorithm: string;
   param: string[];
   model: string;
@@ -54,6 +55,12 @@ export function registerTrain(program: Command): void {
     .option('--data-dir <dir>', 'where the dataset files are (default: the dataset’s own folder)')
     .option('--labels <n>', 'labeled examples, balanced over classes', int(1), 40)
     .option('--unlabeled <n>', 'cap on unlabeled examples (default: the whole training set)', int(1))
+    .option(
+      '--validation <n>',
+      'labeled training examples held out of both sets and scored with the test set (validation_accuracy)',
+      int(0),
+      0,
+    )
     .option('--algorithm <name>', Object.keys(ALGORITHMS).join(', '), 'fixmatch')
     .option('--param <key=value...>', 'algorithm hyperparameter, repeatable (e.g. threshold=0.9)', [])
     .option('--model <name>', Object.keys(MODELS).join(', '), 'cnn')
@@ -127,7 +134,12 @@ export function registerTrain(program: Command): void {
       const { device, bf16 } = setupEngine(flags);
       const trainSet = await loadDataset(flags.dataset, 'train', flags.dataDir);
       const test = await loadDataset(flags.dataset, 'test', flags.dataDir);
-      const split = splitDataset(trainSet, { labels: flags.labels, seed: flags.seed, unlabeled: flags.unlabeled });
+      const split = splitDataset(trainSet, {
+        labels: flags.labels,
+        seed: flags.seed,
+        unlabeled: flags.unlabeled,
+        validation: flags.validation,
+      });
       let unlabeled = split.unlabeled;
       if (flags.extraUnlabeled) {
         unlabeled = extendUnlabeled(unlabeled, await readImages(flags.extraUnlabeled), flags.extraUnlabeled);
@@ -159,6 +171,7 @@ export function registerTrain(program: Command): void {
         dataset: flags.dataset,
         labels: flags.labels,
         unlabeled: unlabeled.n,
+        validation: flags.validation,
         extraUnlabeled: flags.extraUnlabeled ?? null,
       };
       const created = flags.out !== undefined && !existsSync(flags.out);
@@ -174,7 +187,7 @@ export function registerTrain(program: Command): void {
       let acc = '-';
       const result = await train(
         options,
-        { labeled: split.labeled, unlabeled, test },
+        { labeled: split.labeled, unlabeled, test, validation: split.validation },
         {
           onStep: (s) => bar.update(s.step, { loss: s.loss.toFixed(3), acc }),
           onEpoch: (e) => {
@@ -207,6 +220,7 @@ export function registerTrain(program: Command): void {
         steps: flags.steps,
         resumed_from: result.resumedFrom,
         test_accuracy: result.testAccuracy,
+        ...(split.validation ? { validation: split.validation.n, validation_accuracy: result.validationAccuracy } : {}),
         out: flags.out ?? null,
       };
       if (flags.out) {
@@ -214,7 +228,13 @@ export function registerTrain(program: Command): void {
         saveSafetensors(join(flags.out, 'model.safetensors'), result.ema.stateDict(), meta);
       }
       if (flags.json) console.log(JSON.stringify(summary));
-      else console.log(`test accuracy: ${(100 * (result.testAccuracy ?? 0)).toFixed(2)}% (EMA model)`);
+      else {
+        console.log(`test accuracy: ${(100 * (result.testAccuracy ?? 0)).toFixed(2)}% (EMA model)`);
+        if (split.validation)
+          console.log(
+            `validation accuracy: ${(100 * (result.validationAccuracy ?? 0)).toFixed(2)}% (${split.validation.n} held out)`,
+          );
+      }
       result.model.dispose();
       result.ema.dispose();
     });

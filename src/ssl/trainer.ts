@@ -100,6 +100,8 @@ export interface TrainData {
   /** The unlabeled set (may contain poisons); unused by the supervised baseline. */
   unlabeled: ImageSet | null;
   test: ImageSet | null;
+  /** Held-out labeled examples (splitDataset's validation), scored with the test set when given. */
+  validation?: ImageSet | null;
 }
 
 export interface RunFiles {
@@ -136,6 +138,8 @@ export interface EpochInfo {
   epoch: number;
   step: number;
   testAccuracy: number | null;
+  /** EMA-model accuracy on the validation set, present when the run has one. */
+  validationAccuracy?: number | null;
   metrics: Record<string, number>;
 }
 
@@ -154,6 +158,8 @@ export interface TrainResult {
   ema: Classifier;
   norm: Normalization;
   testAccuracy: number | null;
+  /** The last epoch's validation accuracy (null without a validation set). */
+  validationAccuracy: number | null;
   stepsRun: number;
   resumedFrom: number;
   epochs: EpochInfo[];
@@ -185,6 +191,10 @@ function validate(o: TrainOptions, data: TrainData): void {
   }
   if (data.test && data.test.numClasses !== data.labeled.numClasses) {
     throw new Error('train: the test set has a different number of classes');
+  }
+  const v = data.validation;
+  if (v && (v.numClasses !== data.labeled.numClasses || !v.labels)) {
+    throw new Error('train: the validation set needs labels of the same classes as the labeled set');
   }
   checkDevice(o.device);
 }
@@ -309,6 +319,9 @@ export async function train(
     const epoch = Math.floor(step / stepsPerEpoch);
     const testNow = epoch % o.testEvery === 0 || step === o.steps;
     const testAccuracy = test && testNow ? accuracy(shadow, test, norm, { device: o.device, bf16: o.bf16 }) : null;
+    const validation = data.validation;
+    const validationAccuracy =
+      validation && testNow ? accuracy(shadow, validation, norm, { device: o.device, bf16: o.bf16 }) : null;
     if (log && unlabeled) {
       const logged = (files?.logModel ?? 'live') === 'live' ? model : shadow;
       const probs = predictProbs(logged, unlabeled, norm, { device: o.device, bf16: o.bf16 });
@@ -319,7 +332,9 @@ export async function train(
       );
       hooks.onPredictions?.(epoch, probs);
     }
-    const info: EpochInfo = { epoch, step, testAccuracy, metrics };
+    const info: EpochInfo = validation
+      ? { epoch, step, testAccuracy, validationAccuracy, metrics }
+      : { epoch, step, testAccuracy, metrics };
     epochs.push(info);
     if (files) appendFileSync(join(files.dir, METRICS), JSON.stringify(info) + '\n');
     hooks.onEpoch?.(info);
@@ -385,6 +400,7 @@ export async function train(
     ema: shadow,
     norm,
     testAccuracy: last ? last.testAccuracy : null,
+    validationAccuracy: last?.validationAccuracy ?? null,
     stepsRun: o.steps - startStep,
     resumedFrom: startStep,
     epochs,
@@ -443,6 +459,8 @@ function runSettings(o: TrainOptions, params: unknown, data: TrainData, files: R
     params,
     labeledData: digest(data.labeled),
     unlabeledData: digest(ALGORITHMS[o.algorithm].unlabeled ? data.unlabeled : null),
+    // Absent without one, so that checkpoints from before validation sets compare equal.
+    ...(data.validation ? { validationData: digest(data.validation) } : {}),
     logModel: files.logModel ?? 'live',
     ...files.settings,
   };

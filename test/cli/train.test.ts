@@ -77,13 +77,28 @@ describe('semipoison train EMA flags', () => {
       bnMomentum: 0.01,
     });
     const tuned = join(mkdtempSync(join(tmpdir(), 'train-flags-')), 'run');
-    const r = train(['--no-flip', '--weight-decay', '0.001', '--bn-momentum', '0.001', '--out', tuned]);
+    const r = train([
+      ...['--no-flip', '--weight-decay', '0.001', '--bn-momentum', '0.001', '--validation', '30'],
+      ...['--out', tuned],
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(readFileSync(join(tuned, 'config.json'), 'utf8'))).toMatchObject({
       flip: false,
       weightDecay: 0.001,
       bnMomentum: 0.001,
+      validation: 30,
     });
+    // The held-out examples are scored at each evaluation, and the last score is reported.
+    const summary = JSON.parse(r.out);
+    expect(summary.validation).toBe(30);
+    const lines = readFileSync(join(tuned, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const scored = lines.filter((l) => l.validationAccuracy !== null);
+    expect(scored.length).toBeGreaterThan(0);
+    for (const l of scored) expect(Math.round(l.validationAccuracy * 30)).toBeCloseTo(l.validationAccuracy * 30, 6);
+    expect(summary.validation_accuracy).toBe(lines[lines.length - 1].validationAccuracy);
 
     const other = train(['--ema-decay', '0.9', '--ema-buffers', 'copy', '--seed', '1', '--out', out, '--resume']);
     expect(other.code).not.toBe(0);
