@@ -316,7 +316,8 @@ export async function train(
     cta ? tidy(() => cta.apply(weak(x), cta.sample(x.shape[0]))) : AUGMENTATIONS.randaugment.apply(x, { flip: o.flip });
 
   const evaluateEpoch = (step: number, metrics: Record<string, number>): void => {
-    const epoch = Math.floor(step / stepsPerEpoch);
+    // A final partial epoch is an epoch of its own: it follows the last full one, not shares its number.
+    const epoch = Math.ceil(step / stepsPerEpoch);
     const testNow = epoch % o.testEvery === 0 || step === o.steps;
     const testAccuracy = test && testNow ? accuracy(shadow, test, norm, { device: o.device, bf16: o.bf16 }) : null;
     const validation = data.validation;

@@ -50,6 +50,8 @@ describe('run logging', () => {
     // 27 steps, epochs of 5: evaluations at steps 5, 10, …, 25 and 27.
     const first = run(out, ['--steps', '27']);
     expect(first.metrics.map((m) => m.step)).toEqual([5, 10, 15, 20, 25, 27]);
+    // The partial epoch is numbered after the last full one: every logged row has an epoch of its own.
+    expect(first.metrics.map((m) => m.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(first.log.shape[0]).toBe(6);
     const again = run(out, ['--steps', '27', '--resume']);
     expect(again.metrics).toEqual(first.metrics);
