@@ -29,6 +29,7 @@ const RECORD = 1 + 3 * PLANE;
 /** Reads one batch file into NHWC; labels must lie in 0..classNames.length-1. */
 export function readCifar10Batch(path: string, classNames: readonly string[] = CIFAR10_CLASSES): ImageSet {
   const buf = readWholeFile(path);
+  if (buf.length === 0) throw new Error(`${path}: empty file: no CIFAR-10 records`);
   if (buf.length % RECORD !== 0) {
     const whole = Math.floor(buf.length / RECORD);
     throw new Error(

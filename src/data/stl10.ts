@@ -51,6 +51,7 @@ export function readStl10Images(path: string, range: Stl10Range = {}): ImageSet 
   const fd = openForRead(path);
   try {
     const size = fileSize(fd);
+    if (size === 0) throw new Error(`${path}: empty file: no STL-10 images`);
     if (size % IMAGE_BYTES !== 0) {
       throw new Error(
         `${path}: truncated: ${size} bytes is not a whole number of ${IMAGE_BYTES}-byte images (3×96×96), ` +

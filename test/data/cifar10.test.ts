@@ -62,6 +62,8 @@ describe('CIFAR-10 binary batches', () => {
     expect(() => readCifar10Batch(p)).toThrow(
       `${p}: truncated: 6141 bytes is not a whole number of 3073-byte records (1 records and 3068 bytes over)`,
     );
+    writeFileSync(p, Buffer.alloc(0));
+    expect(() => readCifar10Batch(p)).toThrow(`${p}: empty file: no CIFAR-10 records`);
     writeFileSync(p, Buffer.concat([record(1, 1), record(10, 2)]));
     expect(() => readCifar10Batch(p)).toThrow(`${p}: label 10 in record 1 out of range 0..9`);
     expect(() => readCifar10Batch(join(dir, 'nope.bin'))).toThrow(MissingFileError);

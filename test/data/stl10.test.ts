@@ -85,6 +85,8 @@ describe('STL-10 binary files', () => {
     const x = join(dir, 'x.bin');
     writeFileSync(x, stlFile(2).subarray(0, IMG + 100));
     expect(() => readStl10Images(x)).toThrow(`${x}: truncated: 27748 bytes is not a whole number of 27648-byte`);
+    writeFileSync(x, Buffer.alloc(0));
+    expect(() => readStl10Images(x)).toThrow(`${x}: empty file: no STL-10 images`);
     const y = join(dir, 'y.bin');
     writeFileSync(y, Buffer.from([1, 0, 3]));
     expect(() => readStl10Labels(y)).toThrow(`${y}: label 0 at index 1 out of range 1..10`);
