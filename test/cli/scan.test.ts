@@ -58,22 +58,18 @@ function writeManifest(path: string): void {
   );
 }
 
+/** The dynamics scan of dir/log.npy against dir/manifest.json, into dir/out, as JSON. */
+function scanLog(dir: string) {
+  const files = ['--predictions', join(dir, 'log.npy'), '--manifest', join(dir, 'manifest.json')];
+  return run([...files, '--k', '2', '--out', join(dir, 'out'), '--json']);
+}
+
 describe('semipoison scan', () => {
   it('ranks the chained examples first and scores them against the manifest', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scan-'));
     writeLog(join(dir, 'log.npy'));
     writeManifest(join(dir, 'manifest.json'));
-    const r = run([
-      '--predictions',
-      join(dir, 'log.npy'),
-      '--manifest',
-      join(dir, 'manifest.json'),
-      '--k',
-      '2',
-      '--out',
-      join(dir, 'out'),
-      '--json',
-    ]);
+    const r = scanLog(dir);
     expect(r.code, r.err).toBe(0);
     const result = JSON.parse(r.out);
     expect(result.examples).toBe(72);
@@ -101,17 +97,7 @@ describe('semipoison scan', () => {
         poisons: Array.from({ length: 12 }, (_, index) => ({ index, alpha: index / 11, path: 0 })),
       }),
     );
-    const r = run([
-      '--predictions',
-      join(dir, 'log.npy'),
-      '--manifest',
-      join(dir, 'manifest.json'),
-      '--k',
-      '2',
-      '--out',
-      join(dir, 'out'),
-      '--json',
-    ]);
+    const r = scanLog(dir);
     expect(r.code, r.err).toBe(0);
     const ev = JSON.parse(r.out).evaluation;
     expect(ev.truePositives).toBeGreaterThanOrEqual(9);
