@@ -7,24 +7,30 @@ export interface Progress {
 }
 
 /**
- * A bar with ETA on stderr; in a non-TTY (CI, pipes) it prints a line every 10%. With `scale`, the
- * bar advances in 1/scale steps of an item (a trial's share done) and shows counts in items.
+ * A bar with ETA on stderr; in a non-TTY (CI, pipes, nohup logs) it prints a line every 10% with the
+ * elapsed time and, once it has moved, the time left at the rate since its first update (a resumed
+ * run's first value is its start). With `scale`, the bar advances in 1/scale steps of an item (a
+ * trial's share done) and shows counts in items.
  */
 export function progressBar(title: string, total: number, fields = '', scale = 1): Progress {
   const items = (v: number): string => (scale === 1 ? String(v) : String(Math.round((10 * v) / scale) / 10));
   if (!process.stderr.isTTY) {
     let lastDecile = -1;
     const start = Date.now();
+    let first: number | null = null;
     return {
       update(value, payload = {}) {
+        first ??= value;
         const decile = Math.floor((10 * value) / Math.max(total, 1));
         if (decile === lastDecile) return;
         lastDecile = decile;
         const extra = Object.entries(payload)
           .map(([k, v]) => `${k} ${v}`)
           .join(' ');
-        const secs = ((Date.now() - start) / 1000).toFixed(0);
-        process.stderr.write(`${title}: ${items(value)}/${items(total)} ${extra} (${secs}s)\n`);
+        const elapsed = (Date.now() - start) / 1000;
+        const left = value > first && value < total ? (elapsed * (total - value)) / (value - first) : null;
+        const eta = left === null ? '' : `, ETA ${formatDuration(left)}`;
+        process.stderr.write(`${title}: ${items(value)}/${items(total)} ${extra} (${elapsed.toFixed(0)}s${eta})\n`);
       },
       stop() {},
     };
@@ -45,6 +51,14 @@ export function progressBar(title: string, total: number, fields = '', scale = 1
     update: (value, payload) => bar.update(value, payload),
     stop: () => bar.stop(),
   };
+}
+
+/** 75 → '1m15s', 3700 → '1h01m', 42 → '42s'. */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** Bars that may advance at the same time (e.g. two runs trained side by side), drawn together. */
