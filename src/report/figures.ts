@@ -141,9 +141,9 @@ export function bridgeFront(data: PropagationData): { epoch: number; share: numb
 }
 
 /**
- * One line per trial: the share of its bridge labeled y* over training. Where a failed trial's line
- * levels off is where the label stopped on its way from x′ to x* (the paper's "stuck" failures);
- * successes reach 1.
+ * One line per trial, each in its own colour: the share of its bridge labeled y* over training,
+ * solid for successes and dashed for failures. Where a failed trial's line levels off is where the
+ * label stopped on its way from x′ to x* (the paper's "stuck" failures); successes reach 1.
  */
 export function bridgeFrontSpec(trials: BridgeFront[], opts: { title?: string } = {}): VegaLiteSpec {
   if (trials.length === 0) throw new Error('bridge front: no trials');
@@ -154,7 +154,7 @@ export function bridgeFrontSpec(trials: BridgeFront[], opts: { title?: string } 
       `${t.label} shares`,
     );
     const outcome = t.success ? 'success' : 'failure';
-    return t.points.map((p) => ({ trial: t.label, outcome, epoch: p.epoch, share: p.share }));
+    return t.points.map((p) => ({ trial: `${t.label}: ${outcome}`, outcome, epoch: p.epoch, share: p.share }));
   });
   return {
     $schema: SCHEMA,
@@ -172,12 +172,19 @@ export function bridgeFrontSpec(trials: BridgeFront[], opts: { title?: string } 
         axis: { format: '%' },
         scale: { domain: [0, 1] },
       },
-      detail: { field: 'trial', type: 'nominal' },
       color: {
-        field: 'outcome',
+        field: 'trial',
         type: 'nominal',
         title: 'trial',
-        scale: { domain: ['success', 'failure'], range: [MIDDLE, FAILURE] },
+        scale: { scheme: trials.length <= 10 ? 'tableau10' : 'category20' },
+        legend: { labelLimit: 400 },
+      },
+      strokeDash: {
+        field: 'outcome',
+        type: 'nominal',
+        title: 'outcome',
+        scale: { domain: ['success', 'failure'], range: [[1, 0], [5, 3]] },
+        legend: null, // the trial's legend entry names its outcome
       },
       tooltip: [
         { field: 'trial', type: 'nominal' },
