@@ -1,7 +1,7 @@
 // The attack variants of the paper (sections 3–4.4) and the evasion variants beyond it. Each turns
 // a source, a target and a budget into bridge points; the crafting step handles data and output.
 import { seededRandom } from '../util/random.js';
-import { num, type ParamSchema, type ParamValues } from '../util/params.js';
+import { choice, num, type ParamSchema, type ParamValues } from '../util/params.js';
 import { sampleAlphas } from './density.js';
 import { bridge, interpolate, quantize, type BridgePoint, type Pixels } from './interpolation.js';
 
@@ -131,15 +131,27 @@ export const VARIANTS = {
     },
   }),
   noise: define({
-    description: 'bridge points with added Gaussian pixel noise (a negative result of section 4.4)',
-    params: { sigma: num(8, 'noise standard deviation in 8-bit pixel units', { min: 0 }) },
+    description: 'bridge points with added Gaussian or uniform pixel noise (a negative result of section 4.4)',
+    params: {
+      sigma: num(8, 'noise standard deviation in 8-bit pixel units', { min: 0 }),
+      distribution: choice(
+        'gaussian',
+        ['gaussian', 'uniform'] as const,
+        'pointwise noise: Gaussian, or uniform of the same σ',
+      ),
+    },
     others: () => 0,
     craft(i, p) {
       const random = seededRandom(i.seed ^ 0x5eed);
+      // Uniform on [−a, a] has standard deviation a/√3.
+      const draw =
+        p.distribution === 'uniform'
+          ? () => p.sigma * Math.sqrt(3) * (2 * random() - 1)
+          : () => p.sigma * gaussian(random);
       return bridge(i.source, i.target, i.budget, i.density).map((q) => ({
         alpha: q.alpha,
         path: 0,
-        image: q.alpha === 1 ? q.image : q.image.map((v) => quantize(v + p.sigma * gaussian(random))),
+        image: q.alpha === 1 ? q.image : q.image.map((v) => quantize(v + draw())),
       }));
     },
   }),

@@ -184,6 +184,30 @@ describe('interpolation poisons', () => {
     expect(Buffer.from(jit.poisons.images).equals(Buffer.from(lin.poisons.images))).toBe(false);
     const noisy = craftPoisons(input, { targetIndex: 0, desired: 2, count: 8, seed: 1, variant: 'noise' });
     expect(Array.from(noisy.poisons.images.subarray(7 * 16))).toEqual(Array.from(test.images.subarray(0, 16)));
+    // Uniform noise of the same σ stays within ±σ√3 of the bridge (plus rounding), x* exact again.
+    const uniform = craftPoisons(input, {
+      targetIndex: 0,
+      desired: 2,
+      count: 8,
+      seed: 1,
+      variant: 'noise',
+      params: { sigma: 4, distribution: 'uniform' },
+    });
+    expect(uniform.manifest.params).toEqual({ sigma: 4, distribution: 'uniform' });
+    const diffs = Array.from(uniform.poisons.images, (v, k) => Math.abs(v - lin.poisons.images[k]));
+    expect(Math.max(...diffs)).toBeLessThanOrEqual(Math.ceil(4 * Math.sqrt(3)) + 1);
+    expect(diffs.some((d) => d > 0)).toBe(true);
+    expect(Array.from(uniform.poisons.images.subarray(7 * 16))).toEqual(Array.from(test.images.subarray(0, 16)));
+    expect(() =>
+      craftPoisons(input, {
+        targetIndex: 0,
+        desired: 2,
+        count: 8,
+        seed: 1,
+        variant: 'noise',
+        params: { distribution: 'laplace' },
+      }),
+    ).toThrow(/distribution must be one of gaussian, uniform/);
   });
 
   it.each([
