@@ -28,6 +28,7 @@ import { float, int, setupEngine } from './options.js';
 
 interface ScanFlags {
   method: string;
+  dataDir?: string;
   features?: string;
   embed?: string;
   predictions?: string;
@@ -172,7 +173,11 @@ export function registerScan(program: Command): void {
   program
     .command('scan')
     .description('rank the examples of an unlabeled set by how likely they are poisons (no labels needed)')
-    .argument('[set]', 'the unlabeled set: a uint8 .npy (N×H×W[×C]) or a folder of PNG images (optional for dynamics)')
+    .argument(
+      '[set]',
+      'the unlabeled set: a uint8 .npy (N×H×W[×C]), a folder of PNG images, an IDX or CIFAR/STL-10 .bin file, or a dataset split such as cifar10:train (optional for dynamics)',
+    )
+    .option('--data-dir <dir>', 'where a dataset split given as the set is (default: the dataset’s own folder)')
     .option(
       '--method <names>',
       `detector: ${Object.keys(DEFENSES).join(', ')}; a comma-separated list, or all (the pixel ones share one neighbour pass)`,
@@ -257,7 +262,7 @@ export function registerScan(program: Command): void {
       if (f.numClasses !== undefined && !methods.includes('dynamics')) {
         throw new Error('--num-classes checks the prediction log, which only --method dynamics reads');
       }
-      const set = setPath ? await readImages(setPath) : null;
+      const set = setPath ? await readImages(setPath, { dataDir: f.dataDir }) : null;
       if (set && set.n === 0) throw new Error(`${setPath}: the set is empty`);
       const manifest = f.manifest ? readManifest(f.manifest) : null;
       let log = null;

@@ -92,7 +92,10 @@ export function registerTrain(program: Command): void {
         .choices(['copy', 'average'])
         .default('copy'),
     )
-    .option('--extra-unlabeled <path>', 'uint8 .npy (N×H×W[×C]) or PNG folder appended to the unlabeled set')
+    .option(
+      '--extra-unlabeled <path>',
+      'images appended to the unlabeled set: uint8 .npy (N×H×W[×C]), PNG folder, IDX or CIFAR/STL-10 .bin, or a dataset split (stl10:unlabeled, svhn:extra)',
+    )
     .addOption(
       new Option('--prediction-log <dtype>', 'per-epoch softmax of every unlabeled example')
         .choices(['float16', 'float32', 'none'])
@@ -142,7 +145,8 @@ export function registerTrain(program: Command): void {
       });
       let unlabeled = split.unlabeled;
       if (flags.extraUnlabeled) {
-        unlabeled = extendUnlabeled(unlabeled, await readImages(flags.extraUnlabeled), flags.extraUnlabeled);
+        const extra = await readImages(flags.extraUnlabeled, { dataDir: flags.dataDir });
+        unlabeled = extendUnlabeled(unlabeled, extra, flags.extraUnlabeled);
       }
       const options = {
         algorithm,

@@ -7,6 +7,7 @@ import {
   readImages,
   writeCifar10Batch,
   writeIdxImages,
+  writeIdxLabels,
   writeNpyImages,
   writePngFolder,
   writeStl10Images,
@@ -46,5 +47,22 @@ describe('readImages', () => {
     writeFileSync(join(dir, 'x.txt'), 'hi');
     await expect(readImages(join(dir, 'x.txt'))).rejects.toThrow(/unknown image format/);
     await expect(readImages(join(dir, 'missing.npy'))).rejects.toThrow(/does not exist/);
+  });
+
+  it('reads a dataset split by name, labels dropped, from --data-dir', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'imgs-mnist-'));
+    const gray = { ...set(28, 1), labels: Int32Array.of(3, 1, 4) };
+    for (const prefix of ['train', 't10k']) {
+      writeIdxImages(join(dir, `${prefix}-images-idx3-ubyte`), gray);
+      writeIdxLabels(join(dir, `${prefix}-labels-idx1-ubyte`), gray.labels);
+    }
+    const r = await readImages('mnist:test', { dataDir: dir });
+    expect(r.n).toBe(3);
+    expect(r.labels).toBeNull();
+    expect(Buffer.from(r.images).equals(Buffer.from(gray.images))).toBe(true);
+    await expect(readImages('mnist:extra', { dataDir: dir })).rejects.toThrow(
+      /MNIST has no split 'extra' \(splits: train, test\)/,
+    );
+    await expect(readImages('nosuch:train')).rejects.toThrow(/does not exist \(nor is it a dataset split/);
   });
 });
