@@ -183,7 +183,13 @@ export function bridgeFrontSpec(trials: BridgeFront[], opts: { title?: string } 
         field: 'outcome',
         type: 'nominal',
         title: 'outcome',
-        scale: { domain: ['success', 'failure'], range: [[1, 0], [5, 3]] },
+        scale: {
+          domain: ['success', 'failure'],
+          range: [
+            [1, 0],
+            [5, 3],
+          ],
+        },
         legend: null, // the trial's legend entry names its outcome
       },
       tooltip: [
