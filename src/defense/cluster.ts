@@ -7,7 +7,7 @@
 // by the mean of the known cross-cluster edges, as connectivity-constrained agglomerative
 // clustering does (scikit-learn's `connectivity=`).
 import type { Tensor } from '../tensor/index.js';
-import { neighbourGraph, pairsWithin, type KnnResult } from './knn.js';
+import { forPairsWithin, neighbourGraph, type KnnResult } from './knn.js';
 
 export interface ClusterOptions {
   linkage?: 'single' | 'average';
@@ -75,7 +75,7 @@ export function agglomerate(features: Tensor, opts: ClusterOptions = {}): Cluste
       Array.from({ length: n }, (_, i) => i).filter((i) => dist[i * k + k - 1] <= threshold),
     );
     const t2 = threshold * threshold;
-    for (const [a, b] of pairsWithin(features, saturated, t2, opts.blockSize)) uf.union(a, b);
+    forPairsWithin(features, saturated, t2, (a, b) => uf.union(a, b), opts.blockSize);
   } else {
     averageLinkage(n, k, nn.indices, dist, threshold, uf);
   }

@@ -57,14 +57,20 @@ function sqDistances(a: Tensor, aNorms: Tensor, b: Tensor, bNorms: Tensor): Tens
 }
 
 /**
- * Every pair of the given rows of `points` whose squared distance is at most `radius2`, as
- * [i, j] with i < j (indices into points). Blocked like the k-NN search: memory stays at
- * block × |rows| floats; the time is |rows|² · D, so it is meant for a subset.
+ * Calls `onPair(i, j)` (i before j in `rows`, indices into points) for every pair of the given rows
+ * whose squared distance is at most `radius2`, block by block: memory stays at block × |rows|
+ * floats and one block's pairs, whatever the radius; the time is |rows|² · D, so it is meant for a
+ * subset.
  */
-export function pairsWithin(points: Tensor, rows: Int32Array, radius2: number, blockSize?: number): [number, number][] {
+export function forPairsWithin(
+  points: Tensor,
+  rows: Int32Array,
+  radius2: number,
+  onPair: (i: number, j: number) => void,
+  blockSize?: number,
+): void {
   const s = rows.length;
-  const pairs: [number, number][] = [];
-  if (s < 2) return pairs;
+  if (s < 2) return;
   const block = blockSize ?? Math.max(16, Math.floor(2 ** 24 / s));
   noGrad(() => {
     const sub = tidy(() =>
@@ -89,12 +95,11 @@ export function pairsWithin(points: Tensor, rows: Int32Array, radius2: number, b
           .gt(arange(0, e - a).unsqueeze(1));
         return callOp<Tensor>('nonzero', '', [d.le(radius2).logicalAnd(upper)]).toNumbers();
       });
-      for (let h = 0; h < hits.length; h += 2) pairs.push([rows[a + hits[h]], rows[a + hits[h + 1]]]);
+      for (let h = 0; h < hits.length; h += 2) onPair(rows[a + hits[h]], rows[a + hits[h + 1]]);
     }
     sub.dispose();
     norms.dispose();
   });
-  return pairs;
 }
 
 /** For each row of queries (N×D), its k nearest rows of keys (M×D). */

@@ -3,7 +3,7 @@
 // graph it starts from misses such pairs.
 import { describe, expect, it } from 'vitest';
 import { agglomerate } from '../../src/defense/index.js';
-import { pairsWithin } from '../../src/defense/knn.js';
+import { forPairsWithin } from '../../src/defense/knn.js';
 import { tensor, tidy } from '../../src/tensor/index.js';
 import { seededRandom } from '../../src/util/random.js';
 
@@ -90,7 +90,7 @@ describe('single linkage is exact', () => {
   });
 });
 
-describe('pairsWithin', () => {
+describe('forPairsWithin', () => {
   it('lists every pair of the chosen rows within the radius, once, across blocks', () => {
     const pts = blobs([12, 9], 1, 3, 4);
     const rows = Int32Array.from([0, 2, 3, 5, 8, 13, 14, 17, 20]);
@@ -101,9 +101,20 @@ describe('pairsWithin', () => {
         if (dist(pts[rows[a]], pts[rows[b]]) <= radius) want.push(`${rows[a]}-${rows[b]}`);
     expect(want.length).toBeGreaterThan(3);
     for (const block of [1, 2, 4, 100]) {
-      const got = tidy(() => pairsWithin(tensor(pts.flat(), [pts.length, 3]), rows, radius * radius, block));
-      expect(got.map(([a, b]) => `${a}-${b}`).sort(), `block ${block}`).toEqual([...want].sort());
+      const got: string[] = [];
+      tidy(() =>
+        forPairsWithin(
+          tensor(pts.flat(), [pts.length, 3]),
+          rows,
+          radius * radius,
+          (a, b) => got.push(`${a}-${b}`),
+          block,
+        ),
+      );
+      expect(got.sort(), `block ${block}`).toEqual([...want].sort());
     }
-    expect(tidy(() => pairsWithin(tensor(pts.flat(), [pts.length, 3]), Int32Array.from([4]), 10))).toEqual([]);
+    const none: number[] = [];
+    tidy(() => forPairsWithin(tensor(pts.flat(), [pts.length, 3]), Int32Array.from([4]), 10, (a) => none.push(a)));
+    expect(none).toEqual([]);
   });
 });
