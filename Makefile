@@ -20,7 +20,7 @@ lint: setup
 	npm run lint
 
 bench: setup
-	@scripts/setup.sh python3-torch python3-sklearn
+	@scripts/setup.sh python3-torch python3-sklearn python3-pil
 	npx tsx bench/engine.ts
 	npx tsx bench/trainers.ts
 	npx tsx bench/defense.ts

@@ -10,7 +10,8 @@ strong views in one forward pass), the FixMatch loss, SGD with Nesterov momentum
 Usage: /usr/bin/python3 bench/pytorch_fixmatch.py THREADS WORKERS BATCH URATIO WIDTH WARMUP STEPS [augment]
 Environment: BENCH_DEVICE=cuda trains on the GPU (batches copied there from pinned memory, the clock
 waits for the device); BENCH_MODEL=wrn28_2 swaps the CNN for WRN-28-2; BENCH_DATA is the folder of
-the Fashion-MNIST IDX files.
+the Fashion-MNIST IDX files; BENCH_BF16=1 runs the forward pass and the loss under bfloat16 autocast
+(torch.autocast, as semipoison's `--precision bf16` does).
 Prints one JSON line: the median step time (data loading wait included) in milliseconds; with
 `augment`, the median time to build one unlabeled batch (μB weak + strong views, as tensors) instead.
 """
@@ -147,6 +148,7 @@ def main():
     unl = np.setdiff1d(np.arange(len(images)), lab)
     device = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
     cuda = device.type == "cuda"
+    bf16 = os.environ.get("BENCH_BF16", "0") == "1"
     common = dict(num_workers=workers, drop_last=True, shuffle=True, persistent_workers=workers > 0, pin_memory=cuda)
     lx = forever(torch.utils.data.DataLoader(Labeled(images[lab], labels[lab]), batch_size=batch, **common))
     ux = forever(torch.utils.data.DataLoader(Unlabeled(images[unl]), batch_size=batch * uratio, **common))
@@ -177,11 +179,12 @@ def main():
     def step():
         (xl, yl), (uw, us) = next(lx), next(ux)
         xl, yl, uw, us = (t.to(device, non_blocking=True) for t in (xl, yl, uw, us))
-        logits = model(torch.cat([xl, uw, us]))
-        ll, lw, ls = logits[:batch], logits[batch:batch + len(uw)], logits[batch + len(uw):]
-        probs = torch.softmax(lw.detach(), 1)
-        conf, pseudo = probs.max(1)
-        loss = F.cross_entropy(ll, yl) + (F.cross_entropy(ls, pseudo, reduction="none") * (conf >= 0.95)).mean()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(torch.cat([xl, uw, us]))
+            ll, lw, ls = logits[:batch], logits[batch:batch + len(uw)], logits[batch + len(uw):]
+            probs = torch.softmax(lw.detach().float(), 1)
+            conf, pseudo = probs.max(1)
+            loss = F.cross_entropy(ll, yl) + (F.cross_entropy(ls, pseudo, reduction="none") * (conf >= 0.95)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -203,7 +206,8 @@ def main():
             torch.cuda.synchronize(device)
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    print(json.dumps({"median_ms": times[len(times) // 2], "steps": steps, "threads": threads, "workers": workers}))
+    print(json.dumps({"median_ms": times[len(times) // 2], "steps": steps, "threads": threads, "workers": workers,
+                      "bf16": bf16}))
 
 
 if __name__ == "__main__":

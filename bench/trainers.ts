@@ -7,13 +7,13 @@
 //             interrupted benchmark resumes where it stopped (--redo reruns recorded entries).
 // Writes bench/results/trainers.json and the trainer sections of docs/BENCHMARKS.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { Command } from 'commander';
 import { loadDataset, splitDataset } from '../src/data/index.js';
 import { ALGORITHMS, train, type AlgorithmName, type TrainOptions } from '../src/ssl/index.js';
 import { randAugment, weakAugment } from '../src/data/augment.js';
 import { imagesToUnit } from '../src/data/tensors.js';
-import { setFlushDenormal, setNumThreads, tidy } from '../src/tensor/index.js';
+import { cpuHasNativeBf16, resolveBf16, setFlushDenormal, setNumThreads, tidy } from '../src/tensor/index.js';
 import {
   gemmNote,
   loadResults,
@@ -43,6 +43,11 @@ const opts = new Command()
   .option('--target-steps <n>', 'steps of the FixMatch@250 target run (section target, all threads)', '6000')
   .option('--target-width <n>', 'CNN width of the target run', '16')
   .option('--target-threshold <x>', 'FixMatch confidence threshold of the target run', '0.8')
+  .option(
+    '--precision <p>',
+    'auto (bfloat16 autocast where the CPU has it natively), bf16 or fp32: our runs, and the PyTorch step also in it',
+    'auto',
+  )
   .option('--redo', 'rerun accuracy entries already recorded', false)
   .option('--jobs <n>', 'accuracy runs trained at once, in child processes sharing the threads', '1')
   .option('--run-one <key>', 'train one accuracy run (algorithm@labels), print its entry as JSON, record nothing')
@@ -61,11 +66,18 @@ const opts = new Command()
     targetSteps: string;
     targetWidth: string;
     targetThreshold: string;
+    precision: string;
     redo: boolean;
     jobs: string;
     runOne?: string;
   }>();
 const sections = new Set(opts.only.split(',').map((s) => s.trim()));
+if (!['auto', 'bf16', 'fp32'].includes(opts.precision)) {
+  throw new Error(`--precision: expected auto, bf16 or fp32, got '${opts.precision}'`);
+}
+/** Whether our runs (and the second PyTorch step measurement) use bfloat16 autocast. */
+const bf16 = resolveBf16(opts.precision === 'auto' ? 'auto' : opts.precision === 'bf16');
+const precisionName = bf16 ? 'bfloat16 autocast' : 'float32';
 const threads = Number(opts.threads);
 setNumThreads(threads);
 setFlushDenormal(true);
@@ -74,6 +86,14 @@ const RESULTS = 'bench/results/trainers.json';
 const results = loadResults(RESULTS);
 /** The GEMM probe runs first, while the machine is quiet (not in the one-run child processes). */
 const machine = opts.runOne ? { threads } : { threads, gemm: probeGemm(threads) };
+/** Where and how a section's entry was measured: sections run on different days and machines. */
+const measuredWith = (): MeasuredWith => ({
+  cpu: cpus()[0]?.model ?? 'unknown',
+  native_bf16: cpuHasNativeBf16(),
+  precision: bf16 ? 'bf16' : 'fp32',
+  threads,
+  date: new Date().toISOString().slice(0, 10),
+});
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const fashion = {
@@ -86,7 +106,16 @@ async function timeOurStep(warmup: number, count: number): Promise<number> {
   const split = splitDataset(fashion.train, { labels: 250, seed: 0 });
   const stamps: number[] = [];
   await train(
-    { algorithm: 'fixmatch', model: 'cnn', width: 32, steps: warmup + count + 1, batchSize: 64, uratio: 7, seed: 0 },
+    {
+      algorithm: 'fixmatch',
+      model: 'cnn',
+      width: 32,
+      steps: warmup + count + 1,
+      batchSize: 64,
+      uratio: 7,
+      seed: 0,
+      bf16,
+    },
     { labeled: split.labeled, unlabeled: split.unlabeled, test: null },
     { onStep: () => void stamps.push(performance.now()) },
   );
@@ -113,7 +142,13 @@ function timeOurAugment(warmup: number, count: number): number {
   return median(ms);
 }
 
-function timePytorch(workers: number, warmup: number, count: number, mode: 'step' | 'augment'): number {
+function timePytorch(
+  workers: number,
+  warmup: number,
+  count: number,
+  mode: 'step' | 'augment',
+  pytorchBf16 = false,
+): number {
   const out = execFileSync(
     '/usr/bin/python3',
     [
@@ -127,7 +162,11 @@ function timePytorch(workers: number, warmup: number, count: number, mode: 'step
       String(count),
       ...(mode === 'augment' ? ['augment'] : []),
     ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: referenceEnv(threads) },
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...referenceEnv(threads), BENCH_BF16: pytorchBf16 ? '1' : '0' },
+    },
   );
   return (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { median_ms: number }).median_ms;
 }
@@ -145,6 +184,14 @@ async function stepSection(): Promise<void> {
     log(`PyTorch, ${workers} DataLoader workers: ${byWorkers[String(workers)]} ms per step`);
   }
   const pytorch = Math.min(...Object.values(byWorkers));
+  // With bfloat16 on our side, PyTorch's own bfloat16 autocast step too (with its fastest loader):
+  // the same-precision comparison beside the one against the reference implementations as they run.
+  let pytorchBf16: { workers: number; ms: number } | null = null;
+  if (bf16) {
+    const workers = Number(Object.entries(byWorkers).sort((a, b) => a[1] - b[1])[0][0]);
+    pytorchBf16 = { workers, ms: round(timePytorch(workers, warmup, count, 'step', true)) };
+    log(`PyTorch bfloat16 autocast, ${workers} DataLoader workers: ${pytorchBf16.ms} ms per step`);
+  }
   const augOurs = timeOurAugment(warmup, count);
   const augPytorch = timePytorch(0, warmup, count, 'augment');
   log(`unlabeled batch augmentation: ours ${round(augOurs)} ms, PyTorch/PIL ${round(augPytorch)} ms`);
@@ -157,8 +204,16 @@ async function stepSection(): Promise<void> {
         pytorch_ms: pytorch,
         ratio: round(pytorch / ours, 2),
         pytorch_ms_by_dataloader_workers: byWorkers,
+        ...(pytorchBf16
+          ? {
+              pytorch_bf16_ms: pytorchBf16.ms,
+              pytorch_bf16_dataloader_workers: pytorchBf16.workers,
+              ratio_vs_pytorch_bf16: round(pytorchBf16.ms / ours, 2),
+            }
+          : {}),
         setting: 'CNN width 32, Fashion-MNIST 28×28×1, B = 64, μ = 7, RandAugment + Cutout, EMA',
         threads,
+        measured_with: measuredWith(),
       },
       unlabeled_batch_augmentation: {
         ours_ms: round(augOurs),
@@ -222,6 +277,7 @@ async function accuracyRun(
     epochImages: budget.batch * budget.steps,
     seed: 0,
     params,
+    bf16,
   };
   const start = performance.now();
   let last = 0;
@@ -249,7 +305,10 @@ async function accuracyRun(
 
 /** The accuracy runs' settings, passed on to child processes. */
 function accuracyArgs(): string[] {
-  return ['--steps', opts.steps, '--width', opts.width, '--batch', opts.batch, '--uratio', opts.uratio];
+  return [
+    ...['--steps', opts.steps, '--width', opts.width, '--batch', opts.batch, '--uratio', opts.uratio],
+    ...['--precision', opts.precision],
+  ];
 }
 
 /** Trains one accuracy run in a child process with `childThreads` libtorch threads. */
@@ -300,7 +359,7 @@ async function accuracySection(): Promise<void> {
       {
         accuracy,
         accuracy_runs: runs,
-        accuracy_setting: `CNN width ${opts.width}, batch ${opts.batch}, μ ${opts.uratio}, ${opts.steps} steps, EMA model, full Fashion-MNIST test set, seed 0${jobs > 1 ? `; ${jobs} runs at a time, ${Math.max(1, Math.floor(threads / jobs))} thread(s) each` : ''}`,
+        accuracy_setting: `CNN width ${opts.width}, batch ${opts.batch}, μ ${opts.uratio}, ${opts.steps} steps, EMA model, full Fashion-MNIST test set, seed 0, ${precisionName}${jobs > 1 ? `; ${jobs} runs at a time, ${Math.max(1, Math.floor(threads / jobs))} thread(s) each` : ''}`,
       },
       machine,
     );
@@ -335,6 +394,24 @@ interface TargetEntry extends AccuracyEntry {
   threads: number;
   /** FixMatch's confidence threshold (0.95 in entries recorded before it was an option). */
   threshold?: number;
+  measured_with?: MeasuredWith;
+}
+
+interface MeasuredWith {
+  cpu: string;
+  native_bf16: boolean;
+  precision: 'bf16' | 'fp32';
+  threads: number;
+  date: string;
+}
+
+/** "on <cpu> (native bfloat16: yes), bfloat16 autocast, 2026-11-26" for an entry that says where it was measured. */
+function measuredNote(m: MeasuredWith | undefined): string {
+  if (!m) return '';
+  return (
+    `measured on ${m.cpu} (native bfloat16: ${m.native_bf16 ? 'yes' : 'no'}), ` +
+    `${m.precision === 'bf16' ? 'bfloat16 autocast' : 'float32'}, ${m.date}`
+  );
 }
 
 /** FixMatch with 250 labels at a larger budget, on all threads: the ≥ 85% in ≤ 30 minutes target. */
@@ -347,13 +424,15 @@ async function targetSection(): Promise<void> {
   };
   const threshold = Number(opts.targetThreshold);
   log(
-    `target: FixMatch@250, ${budget.steps} steps, width ${budget.width}, threshold ${threshold}, ${threads} thread(s)`,
+    `target: FixMatch@250, ${budget.steps} steps, width ${budget.width}, threshold ${threshold}, ` +
+      `${threads} thread(s), ${precisionName}`,
   );
   const entry: TargetEntry = {
     ...(await accuracyRun('fixmatch', 250, budget, { threshold })),
     ...budget,
     threads,
     threshold,
+    measured_with: measuredWith(),
   };
   log(`target: ${(100 * entry.test_accuracy).toFixed(2)}% in ${entry.minutes} min`);
   saveResults(RESULTS, results, { fixmatch_250_target: entry }, machine);
@@ -367,6 +446,10 @@ function updateDoc(): void {
         ratio: number;
         pytorch_ms_by_dataloader_workers: Record<string, number>;
         threads?: number;
+        pytorch_bf16_ms?: number;
+        pytorch_bf16_dataloader_workers?: number;
+        ratio_vs_pytorch_bf16?: number;
+        measured_with?: MeasuredWith;
       }
     | undefined;
   const aug = results.unlabeled_batch_augmentation as
@@ -387,13 +470,22 @@ function updateDoc(): void {
     '',
     step
       ? [
+          ...(step.measured_with
+            ? [`Measured ${measuredNote(step.measured_with).replace(/^measured /, '')}.`, '']
+            : []),
           `| FixMatch step (B = 64, μ = 7, CNN width 32, RandAugment; ${step.threads ?? '?'} thread(s) each side) | ms |`,
           '|---|---|',
-          `| ours (batched augmentation on tensors) | ${step.ours_ms} |`,
+          `| ours (batched augmentation on tensors${step.measured_with?.precision === 'bf16' ? ', bfloat16 autocast' : ''}) | ${step.ours_ms} |`,
           ...Object.entries(step.pytorch_ms_by_dataloader_workers).map(
-            ([w, ms]) => `| PyTorch 1.13, PIL per image, DataLoader with ${w} workers | ${ms} |`,
+            ([w, ms]) => `| PyTorch 1.13 float32, PIL per image, DataLoader with ${w} workers | ${ms} |`,
           ),
-          `| **ratio** (fastest PyTorch / ours) | **${step.ratio}×** |`,
+          `| **ratio** (fastest PyTorch float32 / ours) | **${step.ratio}×** |`,
+          ...(step.pytorch_bf16_ms !== undefined
+            ? [
+                `| PyTorch 1.13 bfloat16 autocast, DataLoader with ${step.pytorch_bf16_dataloader_workers} workers | ${step.pytorch_bf16_ms} |`,
+                `| ratio at the same precision (PyTorch bfloat16 / ours) | ${step.ratio_vs_pytorch_bf16}× |`,
+              ]
+            : []),
           ...(aug
             ? [
                 `| augmentation alone: one unlabeled batch (448 weak + 448 strong views), ours | ${aug.ours_ms} |`,
@@ -420,7 +512,8 @@ function updateDoc(): void {
       ? `CNN width ${t.width}, batch ${t.batch}, μ ${t.uratio}, threshold ${t.threshold ?? 0.95}, ` +
           `${t.steps} steps on ${t.threads} thread(s): ` +
           `**${(100 * t.test_accuracy).toFixed(2)}%** in ${t.minutes} minutes ` +
-          `(${t.test_accuracy >= 0.85 && t.minutes <= 30 ? 'target met' : 'target not met'}).`
+          `(${t.test_accuracy >= 0.85 && t.minutes <= 30 ? 'target met' : 'target not met'})` +
+          `${t.measured_with ? `; ${measuredNote(t.measured_with)}` : ''}.`
       : 'not measured',
   );
   updateDocSection('trainers', lines.join('\n'));
