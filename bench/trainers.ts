@@ -13,6 +13,7 @@ import { loadDataset, splitDataset } from '../src/data/index.js';
 import { ALGORITHMS, train, type AlgorithmName, type TrainOptions } from '../src/ssl/index.js';
 import { randAugment, weakAugment } from '../src/data/augment.js';
 import { imagesToUnit } from '../src/data/tensors.js';
+import { precision } from '../src/cli/options.js';
 import { cpuHasNativeBf16, resolveBf16, setFlushDenormal, setNumThreads, tidy } from '../src/tensor/index.js';
 import {
   gemmNote,
@@ -46,7 +47,8 @@ const opts = new Command()
   .option(
     '--precision <p>',
     'auto (bfloat16 autocast where the CPU has it natively), bf16 or fp32: our runs, and the PyTorch step also in it',
-    'auto',
+    precision,
+    'auto' as const,
   )
   .option('--redo', 'rerun accuracy entries already recorded', false)
   .option('--jobs <n>', 'accuracy runs trained at once, in child processes sharing the threads', '1')
@@ -66,17 +68,14 @@ const opts = new Command()
     targetSteps: string;
     targetWidth: string;
     targetThreshold: string;
-    precision: string;
+    precision: boolean | 'auto';
     redo: boolean;
     jobs: string;
     runOne?: string;
   }>();
 const sections = new Set(opts.only.split(',').map((s) => s.trim()));
-if (!['auto', 'bf16', 'fp32'].includes(opts.precision)) {
-  throw new Error(`--precision: expected auto, bf16 or fp32, got '${opts.precision}'`);
-}
 /** Whether our runs (and the second PyTorch step measurement) use bfloat16 autocast. */
-const bf16 = resolveBf16(opts.precision === 'auto' ? 'auto' : opts.precision === 'bf16');
+const bf16 = resolveBf16(opts.precision);
 const precisionName = bf16 ? 'bfloat16 autocast' : 'float32';
 const threads = Number(opts.threads);
 setNumThreads(threads);
@@ -307,7 +306,7 @@ async function accuracyRun(
 function accuracyArgs(): string[] {
   return [
     ...['--steps', opts.steps, '--width', opts.width, '--batch', opts.batch, '--uratio', opts.uratio],
-    ...['--precision', opts.precision],
+    ...['--precision', bf16 ? 'bf16' : 'fp32'],
   ];
 }
 
@@ -359,7 +358,7 @@ async function accuracySection(): Promise<void> {
       {
         accuracy,
         accuracy_runs: runs,
-        accuracy_setting: `CNN width ${opts.width}, batch ${opts.batch}, μ ${opts.uratio}, ${opts.steps} steps, EMA model, full Fashion-MNIST test set, seed 0, ${precisionName}${jobs > 1 ? `; ${jobs} runs at a time, ${Math.max(1, Math.floor(threads / jobs))} thread(s) each` : ''}`,
+        accuracy_setting: `CNN width ${opts.width}, batch ${opts.batch}, μ ${opts.uratio}, ${opts.steps} steps, EMA model, full Fashion-MNIST test set, seed 0, ${precisionName}, on ${measuredWith().cpu}${jobs > 1 ? `; ${jobs} runs at a time, ${Math.max(1, Math.floor(threads / jobs))} thread(s) each` : ''}`,
       },
       machine,
     );
@@ -405,11 +404,10 @@ interface MeasuredWith {
   date: string;
 }
 
-/** "on <cpu> (native bfloat16: yes), bfloat16 autocast, 2026-11-26" for an entry that says where it was measured. */
-function measuredNote(m: MeasuredWith | undefined): string {
-  if (!m) return '';
+/** "on <cpu> (native bfloat16: yes), bfloat16 autocast, 2026-11-26": where an entry was measured. */
+function measuredNote(m: MeasuredWith): string {
   return (
-    `measured on ${m.cpu} (native bfloat16: ${m.native_bf16 ? 'yes' : 'no'}), ` +
+    `on ${m.cpu} (native bfloat16: ${m.native_bf16 ? 'yes' : 'no'}), ` +
     `${m.precision === 'bf16' ? 'bfloat16 autocast' : 'float32'}, ${m.date}`
   );
 }
@@ -470,9 +468,7 @@ function updateDoc(): void {
     '',
     step
       ? [
-          ...(step.measured_with
-            ? [`Measured ${measuredNote(step.measured_with).replace(/^measured /, '')}.`, '']
-            : []),
+          ...(step.measured_with ? [`Measured ${measuredNote(step.measured_with)}.`, ''] : []),
           `| FixMatch step (B = 64, μ = 7, CNN width 32, RandAugment; ${step.threads ?? '?'} thread(s) each side) | ms |`,
           '|---|---|',
           `| ours (batched augmentation on tensors${step.measured_with?.precision === 'bf16' ? ', bfloat16 autocast' : ''}) | ${step.ours_ms} |`,
@@ -513,7 +509,7 @@ function updateDoc(): void {
           `${t.steps} steps on ${t.threads} thread(s): ` +
           `**${(100 * t.test_accuracy).toFixed(2)}%** in ${t.minutes} minutes ` +
           `(${t.test_accuracy >= 0.85 && t.minutes <= 30 ? 'target met' : 'target not met'})` +
-          `${t.measured_with ? `; ${measuredNote(t.measured_with)}` : ''}.`
+          `${t.measured_with ? `; measured ${measuredNote(t.measured_with)}` : ''}.`
       : 'not measured',
   );
   updateDocSection('trainers', lines.join('\n'));
