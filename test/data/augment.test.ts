@@ -634,6 +634,22 @@ describe('CTAugment', () => {
     });
   });
 
+  it('keeps proximity in [0, 1] when a softmax sums to 1 only within rounding', () => {
+    tidy(() => {
+      // float32: 0.6 + 0.4000002 and 1 − 0.3 + 0.3000001 exceed their exact sums by an ulp or two.
+      const probs = tensor([0, 0.6, 0.4000002, 0.7, 0.3000001, 0], [2, 3]);
+      const labels = tensor(BigInt64Array.from([0n, 0n]), [2], { dtype: 'int64' });
+      const raw = oneHot(labels, 3).sub(probs).abs().sum(1).mul(-0.5).add(1).toNumbers();
+      expect(raw[0]).toBeLessThan(0);
+      const p = ctaProximity(probs, labels);
+      expect(p[0]).toBe(0);
+      expect(p[1]).toBeGreaterThanOrEqual(0);
+      expect(p[1]).toBeLessThanOrEqual(1);
+      const cta = new CTAugment();
+      expect(() => cta.update(cta.sample(2, true), p)).not.toThrow();
+    });
+  });
+
   it('rejects bad options, policies and updates', () => {
     expect(() => new CTAugment({ threshold: 1.5 })).toThrow(/threshold/);
     expect(() => new CTAugment({ decay: 1 })).toThrow(/decay/);

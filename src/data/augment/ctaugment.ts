@@ -156,7 +156,11 @@ export const CTAUGMENT_FILL = 0;
  */
 export function ctaProximity(probs: Tensor, labels: Tensor): number[] {
   if (probs.ndim !== 2) throw new Error(`ctaProximity: probabilities must be N×K, got [${probs.shape.join(',')}]`);
-  return tidy(() => oneHot(labels, probs.shape[1]).sub(probs.to('float32')).abs().sum(1).mul(-0.5).add(1).toNumbers());
+  // A softmax sums to 1 only within rounding: a confident wrong prediction can leave 1 − ½·Σ a few
+  // ulps below 0 (or a right one above 1), which is still proximity 0 (or 1).
+  return tidy(() =>
+    oneHot(labels, probs.shape[1]).sub(probs.to('float32')).abs().sum(1).mul(-0.5).add(1).clamp(0, 1).toNumbers(),
+  );
 }
 
 function checkOptions(depth: number, threshold: number, decay: number): void {
