@@ -15,6 +15,7 @@ import {
   autoFlags,
   clusterScores,
   collinearScores,
+  distanceGemm,
   dynamicsScores,
   evaluateFlags,
   flagRates,
@@ -192,7 +193,14 @@ async function main(): Promise<void> {
   }
   const results = loadResults(RESULTS);
   // The GEMM probe first, while the machine is quiet: every detector here is bound by matrix products.
-  const machine = { threads, n, gemm: probeGemm(threads), command: 'npx tsx bench/defense.ts' };
+  // Which product the detectors' distances take on this CPU (each child process times both itself).
+  const machine = {
+    threads,
+    n,
+    gemm: probeGemm(threads),
+    distance_gemm: distanceGemm(),
+    command: 'npx tsx bench/defense.ts',
+  };
   const sections = new Set(opts.only.split(',').map((s) => s.trim()));
   for (const section of ['dynamics', 'collinearity', 'clustering', 'pixels'] as const) {
     if (!sections.has(section)) continue;
@@ -238,6 +246,15 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(results, null, 2));
 }
 
+/** Which product computed the distances, with the rates that chose it. */
+function distanceNote(probe: unknown): string {
+  const p = probe as ReturnType<typeof distanceGemm> | undefined;
+  if (!p) return 'Distances: by BLAS (addmm; the product was not recorded).';
+  const name = p.gemm === 'onednn' ? 'oneDNN (aten::mkldnn_linear)' : 'BLAS (addmm)';
+  if (!p.gflops) return `Distances: by ${name}, pinned.`;
+  return `Distances: by ${name}, the faster on a 512 × 2048 × 784 probe (oneDNN ${p.gflops.onednn}, BLAS ${p.gflops.blas} GFLOP/s).`;
+}
+
 function updateDoc(r: Record<string, unknown>): void {
   const row = (name: string, key: string, target: string): string => {
     const m = r[key] as Measured | undefined;
@@ -253,6 +270,7 @@ function updateDoc(r: Record<string, unknown>): void {
     'defense',
     [
       `Machine: ${String(r.cpu ?? 'not measured')}, ${String(r.threads ?? threads)} threads${gemmNote(r.gemm) ? `, ${gemmNote(r.gemm)}` : ''}; ${String(r.date ?? '')}; command \`npx tsx bench/defense.ts\`.`,
+      distanceNote(r.distance_gemm),
       `N = ${String(r.n ?? n)} Fashion-MNIST-sized examples (784 pixels; the training images, the last 1% replaced by a linear bridge).`,
       '',
       '| detector | seconds | peak RSS (MB) | target | detection on the planted bridge |',

@@ -14,6 +14,7 @@ import { loadTrainedModel, readModelFile } from './model.js';
 import {
   checkPredictionLog,
   DEFENSES,
+  distanceGemm,
   evaluateFlags,
   flagRates,
   rankOrder,
@@ -21,6 +22,7 @@ import {
   scanSets,
   unionFlags,
   type DefenseName,
+  type DistanceGemm,
   type Evaluation,
   type SetScan,
 } from '../defense/index.js';
@@ -131,6 +133,8 @@ interface MethodResult {
   direction: string;
   most_suspicious: number[];
   evaluation: Evaluation | null;
+  /** The CPU product behind the nearest-neighbour distances (knn.ts: the faster on this CPU). */
+  distance_product: DistanceGemm;
   figures?: string[];
 }
 
@@ -165,6 +169,7 @@ function methodReport(
     direction: def.direction,
     most_suspicious: Array.from(order.slice(0, Math.min(20, n))),
     evaluation: truth ? evaluateFlags(scores, def.direction, flags, truth) : null,
+    distance_product: distanceGemm().gemm,
   };
   return { csv, result };
 }

@@ -5,6 +5,12 @@
 // A set's neighbours among itself (queries === keys, excludeSelf) use the symmetry of the distance
 // matrix: it is computed in square tiles of its upper triangle only, and each tile updates the running
 // k best of its rows and, transposed, those of its columns, which halves the matrix products.
+//
+// The products dominate every scan. On the CPU, libtorch sends addmm to the BLAS it links (Debian's:
+// OpenBLAS), but it also carries oneDNN, whose float32 inner product (aten::mkldnn_linear) ran 2.2–2.8×
+// faster than OpenBLAS on an AVX-512 Xeon (same shapes, one thread). Which one is faster depends on
+// the CPU, so the first CPU product of a process times both on a small problem and keeps the faster;
+// `setDistanceGemm` pins one. Both are exact float32 products; they differ only in summation order.
 import { arange, callOp, cat, full, keep, noGrad, tensor, tidy, zeros, type Tensor } from '../tensor/index.js';
 
 /** Pushes a distance out of reach of topk. */
@@ -48,12 +54,106 @@ export function neighbourGraph(points: Tensor, k: number, given?: KnnResult, blo
   return { indices, distances, k };
 }
 
+/** The CPU matrix product behind the distances: libtorch's BLAS (addmm) or oneDNN (mkldnn_linear). */
+export type DistanceGemm = 'blas' | 'onednn';
+
+let pinned: DistanceGemm | 'auto' = 'auto';
+let probed: { gemm: DistanceGemm; gflops: Record<DistanceGemm, number> } | null = null;
+
+/** Pins the CPU product ('auto': the faster of the two, timed once per process). */
+export function setDistanceGemm(gemm: DistanceGemm | 'auto'): void {
+  if (gemm !== 'auto' && gemm !== 'blas' && gemm !== 'onednn') {
+    throw new Error(`knn: the distance product must be auto, blas or onednn, got ${String(gemm)}`);
+  }
+  if (gemm === 'onednn' && !onednnWorks()) {
+    throw new Error('knn: this libtorch has no oneDNN (aten::mkldnn_linear failed): use blas');
+  }
+  pinned = gemm;
+}
+
+let onednn: boolean | null = null;
+function onednnWorks(): boolean {
+  if (onednn === null) {
+    try {
+      noGrad(() => tidy(() => linearDistances(filler(2, 3), filler(4, 3), filler(1, 4).reshape([4]))));
+      onednn = true;
+    } catch {
+      onednn = false; // a libtorch built without MKL-DNN
+    }
+  }
+  return onednn;
+}
+
+/**
+ * The product the CPU distances use, with the rates auto measured (GFLOP/s at the current thread
+ * count; null when pinned): a 512 × 2048 × 784 product three times each, the best of each kept.
+ */
+export function distanceGemm(): { gemm: DistanceGemm; gflops: Record<DistanceGemm, number> | null } {
+  if (pinned !== 'auto') return { gemm: pinned, gflops: null };
+  if (!probed) {
+    if (!onednnWorks()) {
+      probed = { gemm: 'blas', gflops: { blas: NaN, onednn: NaN } };
+    } else {
+      probed = noGrad(() =>
+        tidy(() => {
+          const [m, n, d] = [512, 2048, 784];
+          const a = filler(m, d);
+          const b = filler(n, d);
+          const bn = b.square().sum(1);
+          const rate = (f: () => Tensor): number => {
+            let best = Infinity;
+            for (let r = 0; r < 3; r++) {
+              const t0 = performance.now();
+              f().dispose();
+              best = Math.min(best, performance.now() - t0);
+            }
+            return round1((2 * m * n * d) / (best / 1000) / 1e9);
+          };
+          const gflops = {
+            blas: rate(() => blasDistances(a, b, bn.unsqueeze(0))),
+            onednn: rate(() => linearDistances(a, b, bn)),
+          };
+          return { gemm: gflops.onednn > gflops.blas ? 'onednn' : 'blas', gflops } as const;
+        }),
+      );
+    }
+  }
+  return probed;
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** An r × c float32 matrix of values in [−1, 1] that draws nothing from the random generator. */
+function filler(r: number, c: number): Tensor {
+  return arange(0, r * c)
+    .to('float32')
+    .mul(0.001)
+    .sin()
+    .reshape([r, c]);
+}
+
+/** ‖b‖² − 2a·b by BLAS: one fused addmm. */
+function blasDistances(a: Tensor, b: Tensor, bNormsRow: Tensor): Tensor {
+  return callOp<Tensor>('addmm', '', [bNormsRow, a, b.T], { beta: 1, alpha: -2 });
+}
+
+/** ‖b‖² − 2a·b by oneDNN's inner product: (−2a)·bᵀ + bias, exact scaling by −2 on the small side. */
+function linearDistances(a: Tensor, b: Tensor, bNorms: Tensor): Tensor {
+  const lhs = callOp<Tensor>('to_mkldnn', '', [a.mul(-2)]);
+  return callOp<Tensor>('to_dense', '', [callOp<Tensor>('mkldnn_linear', '', [lhs, b.contiguous(), bNorms])]);
+}
+
 /**
  * Squared distances between rows a (their squared norms as a column) and rows b (as a row): one
- * fused GEMM (‖b‖² − 2a·b) and one in-place add (+ ‖a‖²), no other matrix-sized temporaries.
+ * fused product (‖b‖² − 2a·b) and one in-place add (+ ‖a‖²).
  */
 function sqDistances(a: Tensor, aNorms: Tensor, b: Tensor, bNorms: Tensor): Tensor {
-  return callOp<Tensor>('addmm', '', [bNorms, a, b.T], { beta: 1, alpha: -2 }).add_(aNorms);
+  const cpu = a.device === 'cpu' && a.dtype === 'float32';
+  const product =
+    cpu && distanceGemm().gemm === 'onednn'
+      ? linearDistances(a.contiguous(), b, bNorms.reshape([-1]))
+      : blasDistances(a, b, bNorms);
+  return product.add_(aNorms);
 }
 
 /**
