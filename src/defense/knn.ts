@@ -247,6 +247,23 @@ export function knn(queries: Tensor, keys: Tensor, k: number, opts: KnnOptions =
 const GROUP = 32;
 
 /**
+ * The positions covered by each line's chosen groups (L×k group numbers → L × k·GROUP positions),
+ * followed by the ragged tail grouped..total that no group holds, which every line keeps.
+ */
+function groupMembers(best: Tensor, grouped: number, total: number): Tensor {
+  const members = best
+    .mul(GROUP)
+    .unsqueeze(2)
+    .add(arange(0, GROUP).view([1, 1, GROUP]))
+    .flatten(1);
+  if (grouped === total) return members;
+  const tail = arange(grouped, total)
+    .view([1, total - grouped])
+    .expand([best.shape[0], total - grouped]);
+  return cat([members, tail], 1);
+}
+
+/**
  * The k smallest entries of each row of d (R×C), values and column indices, ascending: the minima
  * of groups of GROUP contiguous columns first, then an exact selection among the columns of each
  * row's k best groups (exact for the reason given at columnTopk). On a 1120 × 60,000 block it takes
@@ -262,21 +279,7 @@ function rowTopk(d: Tensor, k: number): [Tensor, Tensor] {
   const grouped = groups * GROUP;
   const minima = callOp<Tensor>('amin', '', [d.slice(1, 0, grouped).view([r, groups, GROUP]), [2], false]);
   const [, best] = minima.topk(k, 1, false, false); // R×k groups
-  let cols = best
-    .mul(GROUP)
-    .unsqueeze(2)
-    .add(arange(0, GROUP).view([1, 1, GROUP]))
-    .flatten(1);
-  if (grouped < c)
-    cols = cat(
-      [
-        cols,
-        arange(grouped, c)
-          .view([1, c - grouped])
-          .expand([r, c - grouped]),
-      ],
-      1,
-    );
+  const cols = groupMembers(best, grouped, c);
   const [v, at] = d.gather(1, cols).topk(k, 1, false, true);
   return [v, cols.gather(1, at)];
 }
@@ -298,21 +301,7 @@ function columnTopk(d: Tensor, k: number): [Tensor, Tensor] {
   const grouped = groups * GROUP;
   const minima = callOp<Tensor>('amin', '', [d.slice(0, 0, grouped).view([groups, GROUP, c]), [1], false]);
   const [, best] = minima.T.contiguous().topk(k, 1, false, false); // C×k groups
-  let rows = best
-    .mul(GROUP)
-    .unsqueeze(2)
-    .add(arange(0, GROUP).view([1, 1, GROUP]))
-    .flatten(1);
-  if (grouped < r)
-    rows = cat(
-      [
-        rows,
-        arange(grouped, r)
-          .view([1, r - grouped])
-          .expand([c, r - grouped]),
-      ],
-      1,
-    );
+  const rows = groupMembers(best, grouped, r);
   const candidates = d.gather(0, rows.T.contiguous()).T.contiguous();
   const [v, at] = candidates.topk(k, 1, false, true);
   return [v, rows.gather(1, at)];

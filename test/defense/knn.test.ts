@@ -64,6 +64,8 @@ describe('exact k-nearest neighbours', () => {
         const xt = tensor(x, [230, d]);
         // Tiles of 64 rows: four tile rows, diagonal and off-diagonal tiles, a ragged last one.
         expectExact(knn(xt, xt, 5, { excludeSelf: true, tileSize: 64 }), brute(x, x, d, 5, true));
+        // Tiles of 200 rows: the two-stage selections over 6 groups of 32 and a ragged tail of 8.
+        expectExact(knn(xt, xt, 5, { excludeSelf: true, tileSize: 200 }), brute(x, x, d, 5, true));
         // A query block of 16 rows against all keys (a cross search takes no symmetry).
         expectExact(knn(tensor(q, [57, d]), xt, 4, { blockSize: 16 }), brute(q, x, d, 4, false));
       });
