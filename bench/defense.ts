@@ -251,7 +251,7 @@ function distanceNote(probe: unknown): string {
   const p = probe as ReturnType<typeof distanceGemm> | undefined;
   if (!p) return 'Distances: by BLAS (addmm; the product was not recorded).';
   const name = p.gemm === 'onednn' ? 'oneDNN (aten::mkldnn_linear)' : 'BLAS (addmm)';
-  if (!p.gflops) return `Distances: by ${name}, pinned.`;
+  if (!p.gflops) return `Distances: by ${name}, pinned or the only product this libtorch has.`;
   return `Distances: by ${name}, the faster on a 512 × 2048 × 784 probe (oneDNN ${p.gflops.onednn}, BLAS ${p.gflops.blas} GFLOP/s).`;
 }
 

@@ -58,7 +58,7 @@ export function neighbourGraph(points: Tensor, k: number, given?: KnnResult, blo
 export type DistanceGemm = 'blas' | 'onednn';
 
 let pinned: DistanceGemm | 'auto' = 'auto';
-let probed: { gemm: DistanceGemm; gflops: Record<DistanceGemm, number> } | null = null;
+let probed: { gemm: DistanceGemm; gflops: Record<DistanceGemm, number> | null } | null = null;
 
 /** Pins the CPU product ('auto': the faster of the two, timed once per process). */
 export function setDistanceGemm(gemm: DistanceGemm | 'auto'): void {
@@ -86,13 +86,13 @@ function onednnWorks(): boolean {
 
 /**
  * The product the CPU distances use, with the rates auto measured (GFLOP/s at the current thread
- * count; null when pinned): a 512 × 2048 × 784 product three times each, the best of each kept.
+ * count; null when pinned or when this libtorch has no oneDNN): a 512 × 2048 × 784 product three times each, the best of each kept.
  */
 export function distanceGemm(): { gemm: DistanceGemm; gflops: Record<DistanceGemm, number> | null } {
   if (pinned !== 'auto') return { gemm: pinned, gflops: null };
   if (!probed) {
     if (!onednnWorks()) {
-      probed = { gemm: 'blas', gflops: { blas: NaN, onednn: NaN } };
+      probed = { gemm: 'blas', gflops: null }; // nothing to compare with
     } else {
       probed = noGrad(() =>
         tidy(() => {
