@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import type { ImageSet } from '../data/index.js';
 import { NpyAppender } from '../data/npy.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { AUGMENTATIONS, CTAugment, ctaProximity, mixup, type CTAugmentState } from '../data/augment.js';
+import { AUGMENTATIONS, CTAugment, ctaProximity, mixup, type CtaPolicy, type CTAugmentState } from '../data/augment.js';
 import { channelStats, imagesToUnit, labelsToTensor, standardize, type Normalization } from '../data/tensors.js';
 import {
   autocast,
+  cat,
   checkDevice,
   getRngState,
   loadSafetensors,
@@ -312,8 +313,22 @@ export async function train(
   const logits = (x: Tensor, m: Classifier = model): Tensor =>
     tidy(() => autocast(() => m.forward(standardize(x, norm)), { enabled: o.bf16, device: o.device }).to('float32'));
   const weak = (x: Tensor): Tensor => AUGMENTATIONS.weak.apply(x, { flip: o.flip });
-  const strong = (x: Tensor): Tensor =>
-    cta ? tidy(() => cta.apply(weak(x), cta.sample(x.shape[0]))) : AUGMENTATIONS.randaugment.apply(x, { flip: o.flip });
+  // CTAugment's probe of the step: policies drawn with the training ones, and its images augmented
+  // in the same batched call as the first strong view of the step (one pass over the op groups, not two).
+  let probe: CtaProbe | null = null;
+  const strong = (x: Tensor): Tensor => {
+    if (!cta) return AUGMENTATIONS.randaugment.apply(x, { flip: o.flip });
+    const policies = cta.sample(x.shape[0]);
+    const pending = probe && !probe.images ? probe : null;
+    if (!pending) return tidy(() => cta.apply(weak(x), policies));
+    const n = x.shape[0];
+    const [views, probed] = tidy(() => {
+      const both = cta.apply(cat([weak(x), pending.xl]), [...policies, ...pending.policies]);
+      return [both.narrow(0, 0, n), both.narrow(0, n, pending.xl.shape[0])];
+    });
+    pending.images = probed;
+    return views;
+  };
 
   const evaluateEpoch = (step: number, metrics: Record<string, number>): void => {
     // A final partial epoch is an epoch of its own: it follows the last full one, not shares its number.
@@ -367,6 +382,7 @@ export async function train(
       const li = lStream.next(o.batchSize);
       const xl = imagesToUnit(labeled, li, o.device);
       const yl = labelsToTensor(labeled, li, o.device);
+      probe = cta ? { xl, policies: cta.sample(xl.shape[0], true), images: null } : null;
       const xu = unlabeled
         ? imagesToUnit(unlabeled, uStream.next(o.batchSize * o.uratio), o.device)
         : zeros([0, labeled.channels, labeled.height, labeled.width], { device: o.device });
@@ -375,7 +391,7 @@ export async function train(
       out.loss.backward();
       opt.update();
       ema.update();
-      if (cta) probeCta(cta, model, xl, yl, logits);
+      if (cta && probe) probeCta(cta, model, probe, yl, logits);
       const values: Record<string, number> = { loss: out.loss.item() };
       for (const [k, t] of Object.entries(out.metrics)) values[k] = t.item();
       return values;
@@ -408,20 +424,30 @@ export async function train(
   };
 }
 
-/** CTAugment learns its magnitudes from how well the model classifies augmented labeled images. */
+/** The labeled batch of a step, CTAugment's probe policies for it and, once augmented, its images. */
+interface CtaProbe {
+  xl: Tensor;
+  policies: CtaPolicy[];
+  images: Tensor | null;
+}
+
+/**
+ * CTAugment learns its magnitudes from how well the model classifies augmented labeled images
+ * (augmented here unless the step's strong view already did it).
+ */
 function probeCta(
   cta: CTAugment,
   model: Classifier,
-  xl: Tensor,
+  probe: CtaProbe,
   yl: Tensor,
   logits: (x: Tensor, m?: Classifier) => Tensor,
 ): void {
-  const policies = cta.sample(xl.shape[0], true);
+  const { xl, policies } = probe;
   const probs = noGrad(() =>
     tidy(() => {
       model.eval();
       try {
-        return logits(cta.apply(xl, policies)).softmax(1);
+        return logits(probe.images ?? cta.apply(xl, policies)).softmax(1);
       } finally {
         model.train();
       }
