@@ -42,6 +42,10 @@ const opts = new Command()
   .option('--step-warmup <n>', 'untimed steps before timing the FixMatch step', '5')
   .option('--step-count <n>', 'timed FixMatch steps', '20')
   .option('--target-steps <n>', 'steps of the FixMatch@250 target run (section target, all threads)', '6000')
+  .option(
+    '--target-minutes <m>',
+    'instead of --target-steps: as many steps as a calibration run says fit in this many minutes of training',
+  )
   .option('--target-width <n>', 'CNN width of the target run', '16')
   .option('--target-threshold <x>', 'FixMatch confidence threshold of the target run', '0.8')
   .addOption(
@@ -71,6 +75,7 @@ const opts = new Command()
     stepWarmup: string;
     stepCount: string;
     targetSteps: string;
+    targetMinutes?: string;
     targetWidth: string;
     targetThreshold: string;
     targetStrong: 'randaugment' | 'ctaugment';
@@ -399,6 +404,9 @@ interface TargetEntry extends AccuracyEntry {
   batch: number;
   uratio: number;
   threads: number;
+  /** The time budget the step count was calibrated to, and the calibration's milliseconds a step. */
+  budget_minutes?: number;
+  calibrated_ms_per_step?: number;
   /** FixMatch's confidence threshold (0.95 in entries recorded before it was an option). */
   threshold?: number;
   /** The strong augmentation (RandAugment in entries recorded before it was an option). */
@@ -422,6 +430,53 @@ function measuredNote(m: MeasuredWith): string {
   );
 }
 
+/** Steps skipped before a calibration times its steps (allocator and oneDNN warm-up), and steps timed. */
+const CALIBRATION_WARMUP = 50;
+const CALIBRATION_STEPS = 250;
+/** Minutes of a budget kept for what is not training steps: loading, the final test evaluation, jitter. */
+const BUDGET_RESERVE = 0.03;
+
+/** Milliseconds a training step of the target run's setting takes here, from a short run of it. */
+async function calibrateStep(
+  budget: Budget,
+  threshold: number,
+  strong: TrainOptions['strongAugment'],
+): Promise<number> {
+  const split = splitDataset(fashion.train, { labels: 250, seed: 0 });
+  let start = 0;
+  let end = 0;
+  const r = await train(
+    {
+      algorithm: 'fixmatch',
+      model: 'cnn',
+      width: budget.width,
+      steps: CALIBRATION_WARMUP + CALIBRATION_STEPS,
+      batchSize: budget.batch,
+      uratio: budget.uratio,
+      epochImages: budget.batch * (CALIBRATION_WARMUP + CALIBRATION_STEPS),
+      seed: 1,
+      params: { threshold },
+      bf16,
+      strongAugment: strong,
+    },
+    { labeled: split.labeled, unlabeled: split.unlabeled, test: null },
+    {
+      onStep: (s) => {
+        if (s.step === CALIBRATION_WARMUP) start = performance.now();
+        if (s.step === CALIBRATION_WARMUP + CALIBRATION_STEPS) end = performance.now();
+      },
+    },
+  );
+  r.model.dispose();
+  r.ema.dispose();
+  return (end - start) / CALIBRATION_STEPS;
+}
+
+/** The steps of msPerStep that fit a budget of minutes, less the reserve, in whole hundreds. */
+function stepsInBudget(minutes: number, msPerStep: number): number {
+  return Math.floor((minutes * (1 - BUDGET_RESERVE) * 60_000) / msPerStep / 100) * 100;
+}
+
 /** FixMatch with 250 labels at a larger budget, on all threads: the ≥ 85% in ≤ 30 minutes target. */
 async function targetSection(): Promise<void> {
   const budget: Budget = {
@@ -432,6 +487,15 @@ async function targetSection(): Promise<void> {
   };
   const threshold = Number(opts.targetThreshold);
   const strong = opts.targetStrong;
+  let calibration: { budget_minutes: number; calibrated_ms_per_step: number } | null = null;
+  if (opts.targetMinutes !== undefined) {
+    const minutes = Number(opts.targetMinutes);
+    if (!(minutes > 0)) throw new Error(`--target-minutes must be a positive number, got '${opts.targetMinutes}'`);
+    const ms = await calibrateStep(budget, threshold, strong);
+    budget.steps = stepsInBudget(minutes, ms);
+    calibration = { budget_minutes: minutes, calibrated_ms_per_step: round(ms, 1) };
+    log(`target: ${ms.toFixed(1)} ms a step in calibration; ${budget.steps} steps fit ${minutes} minutes`);
+  }
   log(
     `target: FixMatch@250, ${budget.steps} steps, width ${budget.width}, threshold ${threshold}, ${strong}, ` +
       `${threads} thread(s), ${precisionName}`,
@@ -440,6 +504,7 @@ async function targetSection(): Promise<void> {
     ...(await accuracyRun('fixmatch', 250, budget, { threshold }, strong)),
     ...budget,
     threads,
+    ...calibration,
     threshold,
     strong,
     measured_with: measuredWith(),
@@ -519,7 +584,8 @@ function updateDoc(): void {
     t
       ? `CNN width ${t.width}, batch ${t.batch}, μ ${t.uratio}, threshold ${t.threshold ?? 0.95}, ` +
           `${t.strong === 'ctaugment' ? 'CTAugment' : 'RandAugment'}, ` +
-          `${t.steps} steps on ${t.threads} thread(s): ` +
+          `${t.steps} steps on ${t.threads} thread(s)` +
+          `${t.budget_minutes ? ` (the steps a calibration run of ${t.calibrated_ms_per_step} ms a step fits in ${t.budget_minutes} minutes)` : ''}: ` +
           `**${(100 * t.test_accuracy).toFixed(2)}%** in ${t.minutes} minutes ` +
           `(${t.test_accuracy >= 0.85 && t.minutes <= 30 ? 'target met' : 'target not met'})` +
           `${t.measured_with ? `; measured ${measuredNote(t.measured_with)}` : ''}.`
