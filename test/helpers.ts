@@ -1,7 +1,8 @@
-// Shared test helpers: fixture loading and numeric comparison.
+// Shared test helpers: fixture loading, numeric comparison and tiny synthetic image sets.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import type { ImageSet } from '../src/data/index.js';
 import { loadSafetensors, type Tensor } from '../src/tensor/index.js';
 
 export const FIXTURES = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
@@ -27,4 +28,13 @@ export function expectClose(actual: Tensor, expected: Tensor, atol = 1e-5, rtol 
   if (worst >= 0) {
     expect.fail(`${what}: element ${worst} is ${a[worst]}, expected ${b[worst]} (atol ${atol}, rtol ${rtol})`);
   }
+}
+
+/** A seeded set of 8×8 grey images of two classes (pixels from a fixed linear congruential sequence). */
+export function tinyImages(n: number, seed: number, labeled: boolean): ImageSet {
+  const data = new Uint8Array(n * 64);
+  let x = seed;
+  for (let i = 0; i < data.length; i++) data[i] = (x = (x * 1103515245 + 12345) % 2 ** 31) >> 23;
+  const labels = labeled ? Int32Array.from({ length: n }, (_, i) => i % 2) : null;
+  return { images: data, n, height: 8, width: 8, channels: 1, labels, numClasses: 2 };
 }

@@ -6,9 +6,10 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NpyAppender, type ImageSet } from '../../src/data/index.js';
+import { NpyAppender } from '../../src/data/index.js';
 import { train, type RunFiles, type TrainData, type TrainOptions } from '../../src/ssl/index.js';
 import { loadSafetensors } from '../../src/tensor/index.js';
+import { tinyImages } from '../helpers.js';
 
 const ARGS = [
   'train',
@@ -73,16 +74,7 @@ describe('bit-exact resume', () => {
   }, 300_000);
 });
 
-/** A seeded set of 8×8 grey images of two classes (pixels from a fixed linear congruential sequence). */
-function images(n: number, seed: number, labeled: boolean): ImageSet {
-  const data = new Uint8Array(n * 64);
-  let x = seed;
-  for (let i = 0; i < data.length; i++) data[i] = (x = (x * 1103515245 + 12345) % 2 ** 31) >> 23;
-  const labels = labeled ? Int32Array.from({ length: n }, (_, i) => i % 2) : null;
-  return { images: data, n, height: 8, width: 8, channels: 1, labels, numClasses: 2 };
-}
-
-const DATA: TrainData = { labeled: images(8, 1, true), unlabeled: images(20, 2, false), test: null };
+const DATA: TrainData = { labeled: tinyImages(8, 1, true), unlabeled: tinyImages(20, 2, false), test: null };
 const OPTIONS: Partial<TrainOptions> = { steps: 4, batchSize: 4, uratio: 2, width: 2, epochImages: 8, seed: 0 };
 
 describe('resume safety', () => {
@@ -108,9 +100,9 @@ describe('resume safety', () => {
       [{ algorithm: 'uda' }, DATA, {}, /algorithm: "fixmatch" in the checkpoint, "uda" now/],
       [{ params: { threshold: 0.5 } }, DATA, {}, /params: \{"threshold":0.95,"wu":1\} in the checkpoint/],
       [{ emaBuffers: 'average' }, DATA, {}, /emaBuffers: "copy" in the checkpoint, "average" now/],
-      [{}, { ...DATA, unlabeled: images(24, 2, false) }, {}, /unlabeledData: "20 images 8×8×1, sha256 \w+" in the/],
-      [{}, { ...DATA, unlabeled: images(20, 3, false) }, {}, /unlabeledData: .* in the checkpoint, .* now/],
-      [{}, { ...DATA, labeled: images(8, 4, true) }, {}, /labeledData: /],
+      [{}, { ...DATA, unlabeled: tinyImages(24, 2, false) }, {}, /unlabeledData: "20 images 8×8×1, sha256 \w+" in the/],
+      [{}, { ...DATA, unlabeled: tinyImages(20, 3, false) }, {}, /unlabeledData: .* in the checkpoint, .* now/],
+      [{}, { ...DATA, labeled: tinyImages(8, 4, true) }, {}, /labeledData: /],
       [{}, DATA, { logModel: 'ema' }, /logModel: "live" in the checkpoint, "ema" now/],
       [
         {},

@@ -2,20 +2,12 @@
 // probe's images are augmented in the same batched call as the step's strong view when the
 // algorithm asks for one, and on their own when it does not. Seeded runs repeat exactly.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CTAugment, type CtaPolicy, type ImageSet } from '../../src/data/index.js';
+import { CTAugment, type CtaPolicy } from '../../src/data/index.js';
 import { train, type TrainData, type TrainOptions } from '../../src/ssl/index.js';
 import type { Tensor } from '../../src/tensor/index.js';
+import { tinyImages } from '../helpers.js';
 
-/** A seeded set of 8×8 grey images of two classes (pixels from a fixed linear congruential sequence). */
-function images(n: number, seed: number, labeled: boolean): ImageSet {
-  const data = new Uint8Array(n * 64);
-  let x = seed;
-  for (let i = 0; i < data.length; i++) data[i] = (x = (x * 1103515245 + 12345) % 2 ** 31) >> 23;
-  const labels = labeled ? Int32Array.from({ length: n }, (_, i) => i % 2) : null;
-  return { images: data, n, height: 8, width: 8, channels: 1, labels, numClasses: 2 };
-}
-
-const DATA: TrainData = { labeled: images(8, 1, true), unlabeled: images(20, 2, false), test: null };
+const DATA: TrainData = { labeled: tinyImages(8, 1, true), unlabeled: tinyImages(20, 2, false), test: null };
 const OPTIONS: Partial<TrainOptions> = {
   steps: 3,
   batchSize: 4,
