@@ -47,6 +47,7 @@ const opts = new Command()
     '29.5',
   )
   .option('--target-steps <n>', 'instead of --target-minutes: a fixed step count for the target run')
+  .option('--target-seed <n>', "the target run's training seed (its labeled split is always seed 0's)", '0')
   .option('--target-width <n>', 'CNN width of the target run', '16')
   .option('--target-threshold <x>', 'FixMatch confidence threshold of the target run', '0.8')
   .addOption(
@@ -77,6 +78,7 @@ const opts = new Command()
     stepCount: string;
     targetSteps?: string;
     targetMinutes: string;
+    targetSeed: string;
     targetWidth: string;
     targetThreshold: string;
     targetStrong: 'randaugment' | 'ctaugment';
@@ -277,6 +279,7 @@ async function accuracyRun(
   budget: Budget = tableBudget(),
   params: Record<string, number> = {},
   strongAugment: TrainOptions['strongAugment'] = 'randaugment',
+  seed = 0,
 ): Promise<AccuracyEntry> {
   const split = splitDataset(fashion.train, { labels, seed: 0 });
   const options: Partial<TrainOptions> = {
@@ -287,7 +290,7 @@ async function accuracyRun(
     batchSize: budget.batch,
     uratio: budget.uratio,
     epochImages: budget.batch * budget.steps,
-    seed: 0,
+    seed,
     params,
     bf16,
     strongAugment,
@@ -408,6 +411,8 @@ interface TargetEntry extends AccuracyEntry {
   /** The time budget the step count was calibrated to, and the calibration's milliseconds a step. */
   budget_minutes?: number;
   calibrated_ms_per_step?: number;
+  /** The training seed (0 in entries recorded before it was an option). */
+  seed?: number;
   /** FixMatch's confidence threshold (0.95 in entries recorded before it was an option). */
   threshold?: number;
   /** The strong augmentation (RandAugment in entries recorded before it was an option). */
@@ -488,6 +493,10 @@ async function targetSection(): Promise<void> {
   };
   const threshold = Number(opts.targetThreshold);
   const strong = opts.targetStrong;
+  const seed = Number(opts.targetSeed);
+  if (!(Number.isInteger(seed) && seed >= 0)) {
+    throw new Error(`--target-seed must be a non-negative integer, got '${opts.targetSeed}'`);
+  }
   let calibration: { budget_minutes: number; calibrated_ms_per_step: number } | null = null;
   if (opts.targetSteps !== undefined && !(Number.isInteger(budget.steps) && budget.steps > 0)) {
     throw new Error(`--target-steps must be a positive integer, got '${opts.targetSteps}'`);
@@ -505,10 +514,11 @@ async function targetSection(): Promise<void> {
       `${threads} thread(s), ${precisionName}`,
   );
   const entry: TargetEntry = {
-    ...(await accuracyRun('fixmatch', 250, budget, { threshold }, strong)),
+    ...(await accuracyRun('fixmatch', 250, budget, { threshold }, strong, seed)),
     ...budget,
     threads,
     ...calibration,
+    seed,
     threshold,
     strong,
     measured_with: measuredWith(),
@@ -588,7 +598,7 @@ function updateDoc(): void {
     t
       ? `CNN width ${t.width}, batch ${t.batch}, μ ${t.uratio}, threshold ${t.threshold ?? 0.95}, ` +
           `${t.strong === 'ctaugment' ? 'CTAugment' : 'RandAugment'}, ` +
-          `${t.steps} steps on ${t.threads} thread(s)` +
+          `${t.steps} steps on ${t.threads} thread(s), training seed ${t.seed ?? 0}` +
           `${t.budget_minutes ? ` (the steps a calibration run of ${t.calibrated_ms_per_step} ms a step fits in ${t.budget_minutes} minutes)` : ''}: ` +
           `**${(100 * t.test_accuracy).toFixed(2)}%** in ${t.minutes} minutes ` +
           `(${t.test_accuracy >= 0.85 && t.minutes <= 30 ? 'target met' : 'target not met'})` +
