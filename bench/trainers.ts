@@ -517,6 +517,9 @@ async function targetSection(): Promise<void> {
     if (!(minutes > 0)) throw new Error(`--target-minutes must be a positive number, got '${opts.targetMinutes}'`);
     const ms = await calibrateStep(budget, threshold, strong);
     budget.steps = stepsInBudget(minutes, ms);
+    if (budget.steps === 0) {
+      throw new Error(`--target-minutes ${minutes}: at ${ms.toFixed(1)} ms a step, not even 100 steps fit`);
+    }
     calibration = { budget_minutes: minutes, calibrated_ms_per_step: round(ms, 1) };
     log(`target: ${ms.toFixed(1)} ms a step in calibration; ${budget.steps} steps fit ${minutes} minutes`);
   }
