@@ -102,6 +102,7 @@ export interface TrialConfig {
   flagZ: number;
   flagCount: number | null;
   flagThreshold: number | null;
+  retrainSeeds: number;
   splitSeed: number;
   trainSeed: number;
   seed: number;
@@ -185,6 +186,12 @@ export const TRIAL_FIELDS: { [K in TrialField]-?: FieldSpec<TrialConfig[K]> } = 
     default: null,
     description: 'flag scores beyond this instead',
   },
+  retrainSeeds: {
+    schema: int(1),
+    default: 1,
+    description:
+      'training seeds (trainSeed, trainSeed + 1, …) of the unpoisoned and the defended victim whose clean accuracies are compared (Welch t-test)',
+  },
   splitSeed: { schema: int(0), default: 0, description: 'seed of the labeled/unlabeled split' },
   trainSeed: { schema: int(0), default: 0, description: 'seed of victim training (shared by clean and poisoned runs)' },
   seed: { schema: int(0), default: 0, description: 'trial seed: target, desired label, source and crafting' },
@@ -192,7 +199,7 @@ export const TRIAL_FIELDS: { [K in TrialField]-?: FieldSpec<TrialConfig[K]> } = 
 
 export const FIELD_NAMES = Object.keys(TRIAL_FIELDS) as TrialField[];
 
-const DEFENSE_FIELDS: TrialField[] = ['defenseK', 'linkage', 'flagZ', 'flagCount', 'flagThreshold'];
+const DEFENSE_FIELDS: TrialField[] = ['defenseK', 'linkage', 'flagZ', 'flagCount', 'flagThreshold', 'retrainSeeds'];
 
 /** A config value that cannot work, naming the field so a spec can point at its line. */
 export class ConfigError extends Error {
@@ -249,9 +256,14 @@ function resolveWith<T>(field: TrialField, fn: () => T): T {
   }
 }
 
-/** The stable id of a resolved config. */
+/**
+ * The stable id of a resolved config. `retrainSeeds` enters it only beyond its default of 1, so
+ * trials stored before the field existed keep their ids.
+ */
 export function trialId(config: TrialConfig): string {
-  return configHash(config);
+  if (config.retrainSeeds !== 1) return configHash(config);
+  const { retrainSeeds: _single, ...rest } = config;
+  return configHash(rest);
 }
 
 /** A readable folder name for a resolved trial: its main axes, then its id. */

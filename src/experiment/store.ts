@@ -268,6 +268,11 @@ export class Store {
         ['poisoned', result.poisoned.dir],
         ['predictions', join(result.poisoned.dir, 'predictions.npy')],
         ['defended', result.defense?.run?.dir],
+        // The seed comparison's further runs (the first seed's are the clean and defended runs above).
+        ...(result.defense?.seeds ?? []).slice(1).flatMap((s): [string, string][] => [
+          [`clean-seed${s.seed}`, s.clean.dir],
+          [`defended-seed${s.seed}`, s.defended.dir],
+        ]),
       ];
       for (const [kind, path] of paths) if (path) artifact.run(id, kind, path);
       this.db

@@ -23,9 +23,10 @@ import { checkDevice, setFlushDenormal, setNumThreads, type Device } from '../te
 import { writeFileAtomic } from '../util/atomic.js';
 import { seededRandom } from '../util/random.js';
 import { resolveTrialConfig, TRIAL_VARIANTS, trialDirName, trialId, usesBf16, type TrialConfig } from './config.js';
+import { accuracyCost, type AccuracyCost } from './compare.js';
 import { scanUnlabeled, type DefenseSettings, type Scan } from './defend.js';
 import { configHash } from './hash.js';
-import { lockRun } from './lock.js';
+import { lockRun, tryLock, type RunLock } from './lock.js';
 import { prepareVariant } from './variants.js';
 import {
   evaluatePoisons,
@@ -75,6 +76,29 @@ export interface DefenseOutcome extends Evaluation {
   prediction: number;
   pDesired: number;
   accuracy: number | null;
+  /**
+   * The unpoisoned and the defended victim for each training seed compared (`retrainSeeds`), the
+   * trial's own seed first (its clean run and the retrained run above).
+   */
+  seeds: SeedComparison[];
+  /** Clean accuracy lost to the defense over those seeds; null when a run has no test accuracy. */
+  accuracyCost: AccuracyCost | null;
+}
+
+/** A victim run of the seed comparison, without its epochs. */
+export interface SeedRun {
+  dir: string;
+  prediction: number;
+  pDesired: number;
+  accuracy: number | null;
+}
+
+export interface SeedComparison {
+  seed: number;
+  clean: SeedRun;
+  defended: SeedRun;
+  /** x* gets y* from this seed's defended victim and not from its unpoisoned one. */
+  success: boolean;
 }
 
 export interface TrialResult {
@@ -210,6 +234,20 @@ async function savePoisons(dir: string, crafted: Crafted): Promise<void> {
   }
 }
 
+/** What determines a trial's split, as it enters the run keys. */
+function splitSpecOf(c: TrialConfig): { dataset: DatasetName; labels: number; unlabeled: number | null; seed: number } {
+  return { dataset: c.dataset, labels: c.labels, unlabeled: c.unlabeled, seed: c.splitSeed };
+}
+
+/** The clean run of a split and training options, shared by every trial that determines them. */
+function cleanRun(c: TrialConfig, root: string, options: Partial<TrainOptions>): VictimRun {
+  const key = configHash({ split: splitSpecOf(c), options });
+  return {
+    dir: join(root, 'clean', `${c.dataset}-${c.algorithm}-${c.model}-l${c.labels}-u${c.unlabeled ?? 'all'}-${key}`),
+    key,
+  };
+}
+
 /**
  * The clean run is determined by the split and the training options; the poisoned run also by the
  * attack, so trials that differ only in target or defense share them.
@@ -217,21 +255,14 @@ async function savePoisons(dir: string, crafted: Crafted): Promise<void> {
 function sharedRuns(
   c: TrialConfig,
   root: string,
-  key: { split: object; options: Partial<TrainOptions>; pick: object },
+  options: Partial<TrainOptions>,
+  pick: object,
 ): { clean: VictimRun; poisoned: VictimRun } {
-  const cleanKey = configHash({ split: key.split, options: key.options });
-  const attack = { ...key.pick, ...pickFields(c, ['variant', 'variantParams', 'density', 'ratio', 'count', 'seed']) };
-  const poisonedKey = configHash({ split: key.split, options: key.options, attack });
+  const attack = { ...pick, ...pickFields(c, ['variant', 'variantParams', 'density', 'ratio', 'count', 'seed']) };
+  const poisonedKey = configHash({ split: splitSpecOf(c), options, attack });
   const budget = c.count !== null ? `n${c.count}` : `r${c.ratio}`;
   return {
-    clean: {
-      dir: join(
-        root,
-        'clean',
-        `${c.dataset}-${c.algorithm}-${c.model}-l${c.labels}-u${c.unlabeled ?? 'all'}-${cleanKey}`,
-      ),
-      key: cleanKey,
-    },
+    clean: cleanRun(c, root, options),
     poisoned: {
       dir: join(root, 'poisoned', `${c.dataset}-${c.algorithm}-${c.variant}-${budget}-s${c.seed}-${poisonedKey}`),
       key: poisonedKey,
@@ -321,8 +352,50 @@ export async function defendWith(
   };
 }
 
-/** The trial's single detector: scan, remove what it flags, retrain, judge. */
-async function defend(c: TrialConfig, d: DefenseInput, onStep: (s: StepInfo) => void): Promise<DefenseOutcome> {
+/** A run outcome as the seed comparison keeps it. */
+function seedRun(r: RunOutcome, desired: number): SeedRun {
+  return { dir: r.dir, prediction: r.prediction, pDesired: r.probs[desired], accuracy: r.accuracy };
+}
+
+/**
+ * Runs each job while holding its run folder's lock, free folders first: a clean run that another
+ * trial is training is waited for only when nothing else is left.
+ */
+async function runWhenFree<T>(jobs: { dir: string; run: () => Promise<T> }[]): Promise<T[]> {
+  const results = new Array<T>(jobs.length);
+  const pending = jobs.map((_, i) => i);
+  while (pending.length > 0) {
+    let at = -1;
+    let lock: RunLock | null = null;
+    for (let j = 0; j < pending.length && lock === null; j++) {
+      lock = tryLock(jobs[pending[j]].dir);
+      if (lock) at = j;
+    }
+    if (lock === null) {
+      at = 0;
+      lock = await lockRun(jobs[pending[0]].dir);
+    }
+    const [i] = pending.splice(at, 1);
+    try {
+      results[i] = await jobs[i].run();
+    } finally {
+      lock.release();
+    }
+  }
+  return results;
+}
+
+/**
+ * The trial's single detector: scan, remove what it flags, retrain, judge; then, with
+ * `retrainSeeds` > 1, the unpoisoned and the defended victim again with each further training
+ * seed, and the clean accuracy the defense costs over all of them.
+ */
+async function defend(
+  c: TrialConfig,
+  root: string,
+  d: DefenseInput,
+  onRun: (run: number, runs: number, s: StepInfo) => void,
+): Promise<DefenseOutcome> {
   const method = c.defense as DefenseName;
   const settings = {
     ...SCAN_DEFAULTS,
@@ -333,20 +406,55 @@ async function defend(c: TrialConfig, d: DefenseInput, onStep: (s: StepInfo) => 
     count: c.flagCount,
     threshold: c.flagThreshold,
   };
-  const out = await defendWith([settings], d, join(d.dir, 'defended'), { trial: trialId(c) }, onStep);
+  const runs = 1 + 2 * (c.retrainSeeds - 1);
+  // The retrained runs do not depend on how many seeds are compared.
+  const trial = trialId({ ...c, retrainSeeds: 1 });
+  const out = await defendWith([settings], d, join(d.dir, 'defended'), { trial }, (s) => onRun(0, runs, s));
   const { scan } = out.scans[0];
+  const poisonedSet = extendUnlabeled(d.split.unlabeled, d.poisons, 'poisons');
+  const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !out.flagged[i]);
+  const kept = subset(poisonedSet, keep);
+  const extra = Array.from({ length: c.retrainSeeds - 1 }, (_, i) => c.trainSeed + 1 + i);
+  const jobs = extra.flatMap((seed, i) => {
+    const options = { ...d.options, seed };
+    const clean = cleanRun(c, root, options);
+    const defended = { dir: join(d.dir, `defended-seed${seed}`), key: configHash({ trial, options, keep }) };
+    const train = (run: VictimRun, unlabeled: ImageSet, k: number) => ({
+      dir: run.dir,
+      run: () =>
+        trainVictim(options, { labeled: d.split.labeled, unlabeled, test: d.test }, d.target, run, {
+          onStep: (s) => onRun(k, runs, s),
+        }),
+    });
+    return [train(clean, d.split.unlabeled, 1 + 2 * i), train(defended, kept, 2 + 2 * i)];
+  });
+  const outcomes = await runWhenFree(jobs);
+  const seeds: SeedComparison[] = [
+    { seed: c.trainSeed, clean: d.ev.clean, defended: out.run ?? d.ev.poisoned },
+    ...extra.map((seed, i) => ({ seed, clean: outcomes[2 * i], defended: outcomes[2 * i + 1] })),
+  ].map((s) => ({
+    seed: s.seed,
+    clean: seedRun(s.clean, d.desired),
+    defended: seedRun(s.defended, d.desired),
+    success: s.defended.prediction === d.desired && s.clean.prediction !== d.desired,
+  }));
+  const clean = seeds.map((s) => s.clean.accuracy);
+  const defended = seeds.map((s) => s.defended.accuracy);
+  const measured = (a: (number | null)[]): a is number[] => a.every((v) => v !== null);
   return {
     ...scan.evaluation,
     method,
     rule: scan.flags.rule,
     threshold: scan.flags.threshold,
-    flagged: out.flagged.reduce((a, b) => a + b, 0),
+    flagged: poisonedSet.n - keep.length,
     flaggedIndices: Array.from(out.flagged.keys()).filter((i) => out.flagged[i]),
     success: out.success,
     run: out.run,
     prediction: out.prediction,
     pDesired: out.pDesired,
     accuracy: out.accuracy,
+    seeds,
+    accuracyCost: measured(clean) && measured(defended) ? accuracyCost(clean, defended) : null,
   };
 }
 
@@ -381,7 +489,7 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
 
   const train = await dataset(c.dataset, 'train', opts.dataDir);
   const test = await dataset(c.dataset, 'test', opts.dataDir);
-  const splitSpec = { dataset: c.dataset, labels: c.labels, unlabeled: c.unlabeled, seed: c.splitSeed };
+  const splitSpec = splitSpecOf(c);
   const fullSplit = splitDataset(train, {
     labels: c.labels,
     seed: c.splitSeed,
@@ -436,7 +544,7 @@ export async function prepareTrial(input: Partial<TrialConfig>, opts: RunTrialOp
   if (variant.init) crafted.manifest.init = variant.init;
   await savePoisons(join(dir, 'poisons'), crafted);
   const options = { ...baseOptions, ...variant.options };
-  const runs = sharedRuns(c, opts.dir, { split: splitSpec, options, pick });
+  const runs = sharedRuns(c, opts.dir, options, pick);
   return { config: c, id, dir, device, bf16, split, test, pick, crafted, options, runs };
 }
 
@@ -510,7 +618,9 @@ export async function runTrial(input: Partial<TrialConfig>, opts: RunTrialOption
       ev,
       options,
     };
-    defense = await defend(c, input, (s) => report('defended', s.step, s.steps));
+    defense = await defend(c, opts.dir, input, (run, runs, s) =>
+      report('defended', run * s.steps + s.step, runs * s.steps),
+    );
     report('defended', 1, 1);
   }
 

@@ -152,6 +152,60 @@ export function trialTable(input: ExperimentReportInput): Table {
   };
 }
 
+const points = (x: number): string => `${x >= 0 ? '' : '−'}${Math.abs(100 * x).toFixed(2)}`;
+const meanSd = (s: { mean: number; sd: number | null }): string =>
+  s.sd === null ? pct(s.mean) : `${pct(s.mean)} ± ${(100 * s.sd).toFixed(1)}`;
+const pValue = (p: number | null): string => (p === null ? '–' : p < 0.001 ? '< 0.001' : p.toFixed(3));
+
+/**
+ * One row per defended trial: what the defense removed and the clean accuracy it cost over the
+ * compared training seeds (Welch's t-test), with the attack's verdict per seed; null when no trial
+ * of the experiment has a defense. Results stored before seeds were compared have no row.
+ */
+export function defenseCostTable(input: ExperimentReportInput): Table | null {
+  const fields = groupingFields(input.trials);
+  const defended = done(input.trials).filter((t) => t.result.defense?.seeds);
+  if (defended.length === 0) return null;
+  return {
+    title: `${input.name}: clean accuracy after the defense`,
+    columns: [
+      ...fields,
+      'seed',
+      'removed (poisons)',
+      'training seeds',
+      'unpoisoned acc. (mean ± sd)',
+      'defended acc. (mean ± sd)',
+      'cost (points)',
+      'cost 95% CI (points)',
+      'p (any change)',
+      'p (cost < 1 point)',
+      'attack after defense',
+    ],
+    rows: defended.map((t) => {
+      const d = t.result.defense!;
+      const c = d.accuracyCost;
+      const poisoned = d.seeds.filter((s) => s.success).length;
+      return [
+        ...fields.map((f) => show(t.config[f])),
+        t.config.seed,
+        `${d.flagged} (${d.truePositives})`,
+        d.seeds.map((s) => s.seed).join(', '),
+        c ? meanSd(c.clean) : '–',
+        c ? meanSd(c.defended) : '–',
+        c ? points(c.cost) : '–',
+        c?.ci95 ? `[${points(c.ci95[0])}, ${points(c.ci95[1])}]` : '–',
+        pValue(c?.pValue ?? null),
+        pValue(c?.pBelowMargin ?? null),
+        `poisoned in ${formatKofN(poisoned, d.seeds.length)} seeds`,
+      ];
+    }),
+    notes: [
+      'The unpoisoned and the defended victim are trained with the same seeds; the cost is the difference of their mean clean accuracies. ' +
+        "Welch's t-test: p (any change) for no difference, p (cost < 1 point) for a cost below one point (small p supports it).",
+    ],
+  };
+}
+
 /** The figures this experiment's data supports. */
 export function experimentFigures(input: ExperimentReportInput): ReportFigureSpec[] {
   const fields = groupingFields(input.trials);
@@ -257,7 +311,8 @@ export async function writeExperimentReport(inputs: ExperimentReportInput[], out
   const tables: Table[] = [];
   const files: { name: string; png: Buffer; svg: string }[] = [];
   for (const input of inputs) {
-    const t = [successTable(input), trialTable(input)];
+    const cost = defenseCostTable(input);
+    const t = [successTable(input), trialTable(input), ...(cost ? [cost] : [])];
     tables.push(...t);
     const figs = [];
     for (const f of experimentFigures(input)) {

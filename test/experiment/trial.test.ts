@@ -26,12 +26,14 @@ import { tempDir, TINY } from './helpers.js';
 
 // What each victim run was trained on, by run folder: the defense test checks the retrained set.
 const trained = vi.hoisted(() => new Map<string, ImageSet | null>());
+const trainedSeed = vi.hoisted(() => new Map<string, number | undefined>());
 vi.mock('../../src/experiment/victim.js', async (importOriginal) => {
   const victim = await importOriginal<typeof import('../../src/experiment/victim.js')>();
   return {
     ...victim,
     trainVictim: (...args: Parameters<typeof victim.trainVictim>) => {
       trained.set(args[3].dir, args[1].unlabeled);
+      trainedSeed.set(args[3].dir, args[0].seed);
       return victim.trainVictim(...args);
     },
   };
@@ -166,6 +168,57 @@ describe('runTrial', () => {
     expect(r.clean.stepsRun).toBe(0);
     // The undefended trial with the same attack trained this poisoned run already.
     expect(r.poisoned.stepsRun).toBe(0);
+  });
+
+  it('compares the unpoisoned and the defended victim over further training seeds', async () => {
+    const base = { ...TINY, seed: 3, defense: 'duplicates' as const, flagCount: 10, trainSeed: 5 };
+    const single = await runTrial(base, { dir: root, threads: 1 });
+    const r = await runTrial({ ...base, retrainSeeds: 3 }, { dir: root, threads: 1 });
+    expect(r.id).not.toBe(single.id);
+    const d = r.defense!;
+    // The scan and the first seed's runs are the single-seed trial's.
+    expect(d.flaggedIndices).toEqual(single.defense!.flaggedIndices);
+    expect(d.seeds.map((s) => s.seed)).toEqual([5, 6, 7]);
+    expect(d.seeds[0].clean.dir).toBe(single.clean.dir);
+    expect(d.seeds[0].defended.accuracy).toBe(single.defense!.accuracy);
+    expect(d.seeds[0].defended.prediction).toBe(single.defense!.prediction);
+    expect(single.defense!.seeds).toHaveLength(1);
+    expect(single.defense!.accuracyCost!.ci95).toBeNull();
+    const prepared = await prepareTrial(base, { dir: root, threads: 1 });
+    const scanned = extendUnlabeled(prepared.split.unlabeled, prepared.crafted.poisons);
+    const kept = subset(
+      scanned,
+      Array.from({ length: scanned.n }, (_, i) => i).filter((i) => !d.flaggedIndices.includes(i)),
+    );
+    for (const s of d.seeds.slice(1)) {
+      // Each further seed trains the unpoisoned victim on the clean set, in the shared clean folder,
+      // and the defended one on what the scan kept, in the trial's folder.
+      expect(trainedSeed.get(s.clean.dir)).toBe(s.seed);
+      expect(trainedSeed.get(s.defended.dir)).toBe(s.seed);
+      expect(s.clean.dir.startsWith(join(root, 'clean'))).toBe(true);
+      expect(s.defended.dir).toBe(join(r.dir, `defended-seed${s.seed}`));
+      expect(Buffer.from(trained.get(s.clean.dir)!.images).equals(Buffer.from(prepared.split.unlabeled.images))).toBe(
+        true,
+      );
+      expect(Buffer.from(trained.get(s.defended.dir)!.images).equals(Buffer.from(kept.images))).toBe(true);
+      expect(s.success).toBe(s.defended.prediction === r.desired && s.clean.prediction !== r.desired);
+    }
+    // Distinct runs, whose accuracies the cost compares.
+    expect(new Set(d.seeds.flatMap((s) => [s.clean.dir, s.defended.dir])).size).toBe(6);
+    const cost = d.accuracyCost!;
+    expect(cost.seeds).toBe(3);
+    const clean = d.seeds.map((s) => s.clean.accuracy!);
+    const defended = d.seeds.map((s) => s.defended.accuracy!);
+    const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(cost.clean.mean).toBeCloseTo(avg(clean), 12);
+    expect(cost.cost).toBeCloseTo(avg(clean) - avg(defended), 12);
+    // A second run of the same trial trains nothing more.
+    trainedSeed.clear();
+    const again = await runTrial({ ...base, retrainSeeds: 3 }, { dir: root, threads: 1 });
+    expect(again.defense!.accuracyCost).toEqual(cost);
+    // (The mock sees the runs trained from trial.ts: the retrained one and the four of the seeds.)
+    expect(trainedSeed.size).toBe(1 + 2 * 2);
+    expect([again.clean.stepsRun, again.poisoned.stepsRun, again.defense!.run!.stepsRun]).toEqual([0, 0, 0]);
   });
 
   it('keeps the trial folder’s poisons equal to the ones its poisoned run trains on', async () => {

@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expandGrid, parseSpec, Store, type StoredTrial } from '../../src/experiment/index.js';
+import { accuracyCost } from '../../src/experiment/compare.js';
 import {
+  defenseCostTable,
   experimentFigures,
   groupingFields,
   successTable,
@@ -53,6 +55,50 @@ describe('experiment report', () => {
     expect(rows).toHaveLength(7);
     expect(rows[0]).toContain('1, 0.910'); // poisoned verdict and p(y*)
     expect(rows[0]).toContain('7, 0.010'); // unpoisoned verdict
+  });
+
+  it('tabulates the clean accuracy a defense cost over training seeds, one row per defended trial', () => {
+    const trials = storedTrials();
+    expect(defenseCostTable({ name: 'ratios', trials })).toBeNull();
+    const run = (dir: string, accuracy: number, prediction: number) => ({ dir, prediction, pDesired: 0.1, accuracy });
+    const clean = [0.7, 0.696, 0.712, 0.705];
+    const defended = [0.684, 0.69, 0.701, 0.695];
+    const t0 = trials[0];
+    const base = t0.result!;
+    const withDefense = {
+      ...t0,
+      result: {
+        ...base,
+        defense: {
+          flagged: 9,
+          truePositives: 8,
+          seeds: clean.map((a, i) => ({
+            seed: 1 + i,
+            clean: run(`c${i}`, a, 7),
+            defended: run(`d${i}`, defended[i], i === 2 ? base.desired : 7),
+            success: i === 2,
+          })),
+          accuracyCost: accuracyCost(clean, defended),
+        },
+      },
+    } as StoredTrial;
+    // A defended result stored before seeds were compared has no `seeds`, and no row.
+    const older = { ...trials[1], result: { ...trials[1].result!, defense: { flagged: 3 } } } as StoredTrial;
+    const table = defenseCostTable({ name: 'ratios', trials: [withDefense, older, ...trials.slice(2)] })!;
+    expect(table.rows).toHaveLength(1);
+    const cells = Object.fromEntries(table.columns.map((c, i) => [c, table.rows[0][i]]));
+    expect(cells).toMatchObject({
+      ratio: '0.005',
+      'removed (poisons)': '9 (8)',
+      'training seeds': '1, 2, 3, 4',
+      'unpoisoned acc. (mean ± sd)': '70.3% ± 0.7',
+      'defended acc. (mean ± sd)': '69.3% ± 0.7',
+      'cost (points)': '1.07',
+      'cost 95% CI (points)': '[−0.15, 2.30]',
+      'p (any change)': '0.075',
+      'p (cost < 1 point)': '0.557',
+      'attack after defense': 'poisoned in 1/4 seeds',
+    });
   });
 
   it('draws success by axis, accuracy against success, true × desired classes, bridge fronts and one propagation', () => {
