@@ -103,6 +103,7 @@ export interface TrialConfig {
   flagCount: number | null;
   flagThreshold: number | null;
   retrainSeeds: number;
+  defenseRounds: number;
   splitSeed: number;
   trainSeed: number;
   seed: number;
@@ -192,6 +193,12 @@ export const TRIAL_FIELDS: { [K in TrialField]-?: FieldSpec<TrialConfig[K]> } = 
     description:
       'training seeds (trainSeed, trainSeed + 1, …) of the unpoisoned and the defended victim whose clean accuracies are compared (Welch t-test)',
   },
+  defenseRounds: {
+    schema: int(1),
+    default: 1,
+    description:
+      'scan what is left and remove again, up to this many rounds or until a round flags nothing (the dynamics detector retrains between rounds)',
+  },
   splitSeed: { schema: int(0), default: 0, description: 'seed of the labeled/unlabeled split' },
   trainSeed: { schema: int(0), default: 0, description: 'seed of victim training (shared by clean and poisoned runs)' },
   seed: { schema: int(0), default: 0, description: 'trial seed: target, desired label, source and crafting' },
@@ -199,7 +206,18 @@ export const TRIAL_FIELDS: { [K in TrialField]-?: FieldSpec<TrialConfig[K]> } = 
 
 export const FIELD_NAMES = Object.keys(TRIAL_FIELDS) as TrialField[];
 
-const DEFENSE_FIELDS: TrialField[] = ['defenseK', 'linkage', 'flagZ', 'flagCount', 'flagThreshold', 'retrainSeeds'];
+const DEFENSE_FIELDS: TrialField[] = [
+  'defenseK',
+  'linkage',
+  'flagZ',
+  'flagCount',
+  'flagThreshold',
+  'retrainSeeds',
+  'defenseRounds',
+];
+
+/** Fields added after trials were first stored: at these values they stay out of the id. */
+const LATER_FIELDS: Partial<TrialConfig> = { retrainSeeds: 1, defenseRounds: 1 };
 
 /** A config value that cannot work, naming the field so a spec can point at its line. */
 export class ConfigError extends Error {
@@ -257,13 +275,13 @@ function resolveWith<T>(field: TrialField, fn: () => T): T {
 }
 
 /**
- * The stable id of a resolved config. `retrainSeeds` enters it only beyond its default of 1, so
- * trials stored before the field existed keep their ids.
+ * The stable id of a resolved config. Fields added later (`retrainSeeds`, `defenseRounds`) enter
+ * it only away from their defaults, so trials stored before they existed keep their ids.
  */
 export function trialId(config: TrialConfig): string {
-  if (config.retrainSeeds !== 1) return configHash(config);
-  const { retrainSeeds: _single, ...rest } = config;
-  return configHash(rest);
+  const hashed: Record<string, unknown> = { ...config };
+  for (const [field, value] of Object.entries(LATER_FIELDS)) if (hashed[field] === value) delete hashed[field];
+  return configHash(hashed);
 }
 
 /** A readable folder name for a resolved trial: its main axes, then its id. */

@@ -17,7 +17,7 @@ import {
   type ImageSet,
   type Split,
 } from '../data/index.js';
-import { SCAN_DEFAULTS, unionFlags, type DefenseName, type Evaluation } from '../defense/index.js';
+import { DEFENSES, flagRates, SCAN_DEFAULTS, unionFlags, type DefenseName, type Evaluation } from '../defense/index.js';
 import type { StepInfo, TrainOptions } from '../ssl/index.js';
 import { checkDevice, setFlushDenormal, setNumThreads, type Device } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -76,6 +76,8 @@ export interface DefenseOutcome extends Evaluation {
   prediction: number;
   pDesired: number;
   accuracy: number | null;
+  /** Each round's scan of what the rounds before it left (one round unless `defenseRounds` > 1). */
+  rounds: DefenseRound[];
   /**
    * The unpoisoned and the defended victim for each training seed compared (`retrainSeeds`), the
    * trial's own seed first (its clean run and the retrained run above).
@@ -83,6 +85,18 @@ export interface DefenseOutcome extends Evaluation {
   seeds: SeedComparison[];
   /** Clean accuracy lost to the defense over those seeds; null when a run has no test accuracy. */
   accuracyCost: AccuracyCost | null;
+}
+
+export interface DefenseRound {
+  round: number;
+  /** Examples scanned: what earlier rounds left. */
+  scanned: number;
+  flagged: number;
+  poisonsFlagged: number;
+  /** Indices into the poisoned unlabeled set (clean examples, then the poisons). */
+  flaggedIndices: number[];
+  /** AUROC of this round's scores over the examples it scanned (null when they hold no poison, or only poisons). */
+  auroc: number | null;
 }
 
 /** A victim run of the seed comparison, without its epochs. */
@@ -300,6 +314,45 @@ export interface MultiDefenseOutcome {
   success: boolean;
 }
 
+interface RetrainOptions {
+  options?: Partial<TrainOptions>;
+  predictionLog?: boolean;
+  onStep: (s: StepInfo) => void;
+}
+
+/** Trains the victim on the examples of the poisoned unlabeled set that `keep` lists; the caller holds the run's lock. */
+function trainKept(
+  d: DefenseInput,
+  poisonedSet: ImageSet,
+  keep: number[],
+  run: VictimRun,
+  opts: RetrainOptions,
+): Promise<RunOutcome> {
+  return trainVictim(
+    opts.options ?? d.options,
+    { labeled: d.split.labeled, unlabeled: subset(poisonedSet, keep), test: d.test },
+    d.target,
+    run,
+    { onStep: opts.onStep, predictionLog: opts.predictionLog },
+  );
+}
+
+/** trainKept under the run's lock. */
+async function retrain(
+  d: DefenseInput,
+  poisonedSet: ImageSet,
+  keep: number[],
+  run: VictimRun,
+  opts: RetrainOptions,
+): Promise<RunOutcome> {
+  const lock = await lockRun(run.dir);
+  try {
+    return await trainKept(d, poisonedSet, keep, run, opts);
+  } finally {
+    lock.release();
+  }
+}
+
 /**
  * Scans the poisoned unlabeled set with each detector, removes the union of what they flag,
  * retrains (in `dir`) and judges x* again.
@@ -325,21 +378,16 @@ export async function defendWith(
     poisonedSet.n,
   );
   const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !flagged[i]);
-  let run: RunOutcome | null = null;
-  if (keep.length < poisonedSet.n) {
-    const lock = await lockRun(dir);
-    try {
-      run = await trainVictim(
-        d.options,
-        { labeled: d.split.labeled, unlabeled: subset(poisonedSet, keep), test: d.test },
-        d.target,
-        { dir, key: configHash({ ...runKey, options: d.options, keep }) },
-        { onStep },
-      );
-    } finally {
-      lock.release();
-    }
-  }
+  const run =
+    keep.length < poisonedSet.n
+      ? await retrain(
+          d,
+          poisonedSet,
+          keep,
+          { dir, key: configHash({ ...runKey, options: d.options, keep }) },
+          { onStep },
+        )
+      : null;
   const after = run ?? d.ev.poisoned;
   return {
     scans,
@@ -386,9 +434,13 @@ async function runWhenFree<T>(jobs: { dir: string; run: () => Promise<T> }[]): P
 }
 
 /**
- * The trial's single detector: scan, remove what it flags, retrain, judge; then, with
- * `retrainSeeds` > 1, the unpoisoned and the defended victim again with each further training
- * seed, and the clean accuracy the defense costs over all of them.
+ * The trial's single detector, for `defenseRounds` rounds: scan what is left of the poisoned
+ * unlabeled set, remove what is flagged, and scan the rest again until a round flags nothing (the
+ * paper's "multiple rounds of this procedure", section 5.3). The pixel detectors rescan the smaller
+ * set directly; the dynamics detector reads the prediction log of a victim retrained without the
+ * removed examples, so each of its rounds trains one. The victim retrained on what is finally left
+ * is judged; then, with `retrainSeeds` > 1, the unpoisoned and the defended victim again with each
+ * further training seed, and the clean accuracy the defense costs over all of them.
  */
 async function defend(
   c: TrialConfig,
@@ -406,31 +458,96 @@ async function defend(
     count: c.flagCount,
     threshold: c.flagThreshold,
   };
-  const runs = 1 + 2 * (c.retrainSeeds - 1);
+  const needsLog = DEFENSES[method].needsLog;
+  const trainRounds = needsLog ? c.defenseRounds : 1;
+  const runs = trainRounds + 2 * (c.retrainSeeds - 1);
   // The retrained runs do not depend on how many seeds are compared.
   const trial = trialId({ ...c, retrainSeeds: 1 });
-  const out = await defendWith([settings], d, join(d.dir, 'defended'), { trial }, (s) => onRun(0, runs, s));
-  const { scan } = out.scans[0];
   const poisonedSet = extendUnlabeled(d.split.unlabeled, d.poisons, 'poisons');
-  const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !out.flagged[i]);
-  const kept = subset(poisonedSet, keep);
+  const cleanN = d.split.unlabeled.n;
+  const truth = new Uint8Array(poisonedSet.n).fill(1, cleanN);
+  let keep = Array.from({ length: poisonedSet.n }, (_, i) => i);
+  let log = join(d.ev.poisoned.dir, 'predictions.npy');
+  let run: RunOutcome | null = null;
+  let first: Scan | null = null;
+  const rounds: DefenseRound[] = [];
+  const retrainAfter = async (round: number): Promise<RunOutcome> => {
+    const dir = join(d.dir, round === 1 ? 'defended' : `defended-round${round}`);
+    const key = configHash({ trial, options: d.options, keep });
+    return retrain(
+      d,
+      poisonedSet,
+      keep,
+      { dir, key },
+      {
+        predictionLog: needsLog && c.defenseRounds > 1,
+        onStep: (s) => onRun(round - 1, runs, s),
+      },
+    );
+  };
+  for (let round = 1; round <= c.defenseRounds; round++) {
+    const scanned = round === 1 ? poisonedSet : subset(poisonedSet, keep);
+    if (!existsSync(log)) {
+      throw new Error(`defense round ${round}: ${log} is missing; the retrained run before it logged no predictions`);
+    }
+    const [scan] = scanUnlabeled([settings], scanned, log, keep.filter((i) => i < cleanN).length);
+    first ??= scan;
+    const removed = keep.filter((_, j) => scan.flags.flagged[j]);
+    rounds.push({
+      round,
+      scanned: keep.length,
+      flagged: removed.length,
+      poisonsFlagged: removed.filter((i) => truth[i]).length,
+      flaggedIndices: removed,
+      auroc: scan.evaluation.poisons > 0 && scan.evaluation.poisons < keep.length ? scan.evaluation.auroc : null,
+    });
+    if (removed.length === 0) break;
+    const gone = new Set(removed);
+    keep = keep.filter((i) => !gone.has(i));
+    if (needsLog) {
+      run = await retrainAfter(round);
+      log = join(run.dir, 'predictions.npy');
+    }
+  }
+  // The pixel detectors' rounds need no training: one victim is retrained on what they left.
+  if (!needsLog && keep.length < poisonedSet.n) run = await retrainAfter(1);
+  const flagged = new Uint8Array(poisonedSet.n).fill(1);
+  for (const i of keep) flagged[i] = 0;
+  const after = run ?? d.ev.poisoned;
   const extra = Array.from({ length: c.retrainSeeds - 1 }, (_, i) => c.trainSeed + 1 + i);
   const jobs = extra.flatMap((seed, i) => {
     const options = { ...d.options, seed };
     const clean = cleanRun(c, root, options);
     const defended = { dir: join(d.dir, `defended-seed${seed}`), key: configHash({ trial, options, keep }) };
-    const train = (run: VictimRun, unlabeled: ImageSet, k: number) => ({
-      dir: run.dir,
-      run: () =>
-        trainVictim(options, { labeled: d.split.labeled, unlabeled, test: d.test }, d.target, run, {
-          onStep: (s) => onRun(k, runs, s),
-        }),
+    const job = (r: VictimRun, train: (onStep: (s: StepInfo) => void) => Promise<RunOutcome>, k: number) => ({
+      dir: r.dir,
+      run: () => train((s) => onRun(k, runs, s)),
     });
-    return [train(clean, d.split.unlabeled, 1 + 2 * i), train(defended, kept, 2 + 2 * i)];
+    return [
+      job(
+        clean,
+        (onStep) =>
+          trainVictim(
+            options,
+            { labeled: d.split.labeled, unlabeled: d.split.unlabeled, test: d.test },
+            d.target,
+            clean,
+            {
+              onStep,
+            },
+          ),
+        trainRounds + 2 * i,
+      ),
+      job(
+        defended,
+        (onStep) => trainKept(d, poisonedSet, keep, defended, { options, onStep }),
+        trainRounds + 2 * i + 1,
+      ),
+    ];
   });
   const outcomes = await runWhenFree(jobs);
   const seeds: SeedComparison[] = [
-    { seed: c.trainSeed, clean: d.ev.clean, defended: out.run ?? d.ev.poisoned },
+    { seed: c.trainSeed, clean: d.ev.clean, defended: after },
     ...extra.map((seed, i) => ({ seed, clean: outcomes[2 * i], defended: outcomes[2 * i + 1] })),
   ].map((s) => ({
     seed: s.seed,
@@ -441,18 +558,22 @@ async function defend(
   const clean = seeds.map((s) => s.clean.accuracy);
   const defended = seeds.map((s) => s.defended.accuracy);
   const measured = (a: (number | null)[]): a is number[] => a.every((v) => v !== null);
+  const scan = first!;
   return {
     ...scan.evaluation,
+    // Rates over everything removed in every round; AUROC and ranks are the first scan's.
+    ...flagRates(flagged, truth),
     method,
     rule: scan.flags.rule,
     threshold: scan.flags.threshold,
     flagged: poisonedSet.n - keep.length,
-    flaggedIndices: Array.from(out.flagged.keys()).filter((i) => out.flagged[i]),
-    success: out.success,
-    run: out.run,
-    prediction: out.prediction,
-    pDesired: out.pDesired,
-    accuracy: out.accuracy,
+    flaggedIndices: Array.from(flagged.keys()).filter((i) => flagged[i]),
+    rounds,
+    success: after.prediction === d.desired && d.ev.clean.prediction !== d.desired,
+    run,
+    prediction: after.prediction,
+    pDesired: after.probs[d.desired],
+    accuracy: after.accuracy,
     seeds,
     accuracyCost: measured(clean) && measured(defended) ? accuracyCost(clean, defended) : null,
   };

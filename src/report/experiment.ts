@@ -119,6 +119,11 @@ export function successTable(input: ExperimentReportInput): Table {
   };
 }
 
+function afterDefense(d: NonNullable<Done['result']['defense']>): string {
+  const rounds = d.rounds && d.rounds.length > 1 ? ` in ${d.rounds.length} rounds` : '';
+  return `${d.success ? 'still poisoned' : 'defeated'} (${d.flagged} removed${rounds})`;
+}
+
 /** One row per finished trial: both verdicts, as a success claim needs them. */
 export function trialTable(input: ExperimentReportInput): Table {
   const fields = groupingFields(input.trials);
@@ -146,7 +151,7 @@ export function trialTable(input: ExperimentReportInput): Table {
         `${r.clean.prediction}, ${r.pDesiredClean.toFixed(3)}`,
         pct(r.bridgeDesired),
         r.success ? 'yes' : 'no',
-        ...(r.defense ? [`${r.defense.success ? 'still poisoned' : 'defeated'} (${r.defense.flagged} removed)`] : []),
+        ...(r.defense ? [afterDefense(r.defense)] : []),
       ];
     }),
   };

@@ -115,13 +115,17 @@ describe('grid expansion', () => {
     const c = expandGrid(parseSpec('labels: 40\nsteps: 5\ndefense: dynamics\nflagZ: 3\n', 'c.yaml'))[0];
     const d = expandGrid(parseSpec('labels: 40\nsteps: 5\ndefense: dynamics\n', 'd.yaml'))[0];
     expect(c.id).not.toBe(d.id);
-    // retrainSeeds at its default of 1 leaves a defended trial's id as it was before the field
+    // retrainSeeds and defenseRounds at their defaults of 1 leave a defended trial's id as it was before the field
     // existed (pinned); more seeds make another trial; without a defense it changes nothing.
-    const one = expandGrid(parseSpec('labels: 40\nsteps: 5\ndefense: dynamics\nretrainSeeds: 1\n', 'f.yaml'))[0];
+    const one = expandGrid(
+      parseSpec('labels: 40\nsteps: 5\ndefense: dynamics\nretrainSeeds: 1\ndefenseRounds: 1\n', 'f.yaml'),
+    )[0];
     expect(one.id).toBe(d.id);
     expect(d.id).toBe('ae0bcb2bb2c2dafb');
     const three = expandGrid(parseSpec('labels: 40\nsteps: 5\ndefense: dynamics\nretrainSeeds: 3\n', 'g.yaml'))[0];
     expect(three.id).not.toBe(d.id);
+    const rounds = expandGrid(parseSpec('labels: 40\nsteps: 5\ndefense: dynamics\ndefenseRounds: 2\n', 'r.yaml'))[0];
+    expect(new Set([rounds.id, three.id, d.id]).size).toBe(3);
     expect(expandGrid(parseSpec('labels: 40\nsteps: 5\nretrainSeeds: 3\n', 'h.yaml'))[0].id).toBe(a.id);
     expect(expandGrid(parseSpec('labels: [40, 40]\nsteps: 5\n', 'e.yaml'))).toHaveLength(1);
   });

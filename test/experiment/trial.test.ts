@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   extendUnlabeled,
   loadDataset,
+  readNpy,
   readNpyImages,
   splitDataset,
   subset,
@@ -219,6 +220,63 @@ describe('runTrial', () => {
     // (The mock sees the runs trained from trial.ts: the retrained one and the four of the seeds.)
     expect(trainedSeed.size).toBe(1 + 2 * 2);
     expect([again.clean.stepsRun, again.poisoned.stepsRun, again.defense!.run!.stepsRun]).toEqual([0, 0, 0]);
+  });
+
+  it('scans what a pixel detector left again, round after round, and retrains once', async () => {
+    const config = { ...TINY, seed: 3, defense: 'duplicates' as const, flagCount: 3, defenseRounds: 3 };
+    const r = await runTrial(config, { dir: root, threads: 1 });
+    const d = r.defense!;
+    const prepared = await prepareTrial(config, { dir: root, threads: 1 });
+    const scanned = extendUnlabeled(prepared.split.unlabeled, prepared.crafted.poisons);
+    expect(d.rounds.map((x) => [x.round, x.scanned, x.flagged])).toEqual([
+      [1, 208, 3],
+      [2, 205, 3],
+      [3, 202, 3],
+    ]);
+    const removed = d.rounds.flatMap((x) => x.flaggedIndices);
+    expect(new Set(removed).size).toBe(9);
+    expect([...removed].sort((a, b) => a - b)).toEqual(d.flaggedIndices);
+    expect(d.flagged).toBe(9);
+    for (const x of d.rounds) expect(x.poisonsFlagged).toBe(x.flaggedIndices.filter((i) => i >= 200).length);
+    // Rates over all three rounds.
+    const caught = removed.filter((i) => i >= 200).length;
+    expect([d.truePositives, d.falsePositives, d.tpr, d.fpr]).toEqual([
+      caught,
+      9 - caught,
+      caught / 8,
+      (9 - caught) / 200,
+    ]);
+    // One retrained victim, on the set without the nine.
+    expect(d.run!.dir).toBe(join(r.dir, 'defended'));
+    expect(readdirSync(r.dir).filter((f) => f.startsWith('defended'))).toEqual(['defended']);
+    const kept = Array.from({ length: scanned.n }, (_, i) => i).filter((i) => !removed.includes(i));
+    expect(Buffer.from(trained.get(d.run!.dir)!.images).equals(Buffer.from(subset(scanned, kept).images))).toBe(true);
+    // Round 2 scanned what round 1 left: the same detector on that set flags round 2's three.
+    const single = await runTrial({ ...config, defenseRounds: 1 }, { dir: root, threads: 1 });
+    expect(single.defense!.flaggedIndices).toEqual(d.rounds[0].flaggedIndices);
+    expect(single.defense!.rounds).toHaveLength(1);
+  });
+
+  it('retrains between the dynamics detector’s rounds and scans each retrained run’s log', async () => {
+    const config = { ...TINY, seed: 3, defense: 'dynamics' as const, flagCount: 4, defenseRounds: 2 };
+    const r = await runTrial(config, { dir: root, threads: 1 });
+    const d = r.defense!;
+    expect(d.rounds.map((x) => [x.scanned, x.flagged])).toEqual([
+      [208, 4],
+      [204, 4],
+    ]);
+    const first = join(r.dir, 'defended');
+    const second = join(r.dir, 'defended-round2');
+    expect(d.run!.dir).toBe(second);
+    // The first retrained run logged its predictions on the 204 examples it kept.
+    const log = readNpy(join(first, 'predictions.npy'));
+    expect(log.shape.slice(1)).toEqual([204, 10]);
+    expect(trained.get(first)!.n).toBe(204);
+    expect(trained.get(second)!.n).toBe(200);
+    const prepared = await prepareTrial(config, { dir: root, threads: 1 });
+    const scanned = extendUnlabeled(prepared.split.unlabeled, prepared.crafted.poisons);
+    const kept = Array.from({ length: scanned.n }, (_, i) => i).filter((i) => !d.flaggedIndices.includes(i));
+    expect(Buffer.from(trained.get(second)!.images).equals(Buffer.from(subset(scanned, kept).images))).toBe(true);
   });
 
   it('keeps the trial folder’s poisons equal to the ones its poisoned run trains on', async () => {

@@ -72,6 +72,8 @@ describe('experiment report', () => {
         defense: {
           flagged: 9,
           truePositives: 8,
+          success: false,
+          rounds: [{ round: 1 }, { round: 2 }],
           seeds: clean.map((a, i) => ({
             seed: 1 + i,
             clean: run(`c${i}`, a, 7),
@@ -99,6 +101,7 @@ describe('experiment report', () => {
       'p (cost < 1 point)': '0.557',
       'attack after defense': 'poisoned in 1/4 seeds',
     });
+    expect(trialTable({ name: 'ratios', trials: [withDefense] }).rows[0]).toContain('defeated (9 removed in 2 rounds)');
   });
 
   it('draws success by axis, accuracy against success, true × desired classes, bridge fronts and one propagation', () => {
