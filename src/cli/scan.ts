@@ -19,11 +19,13 @@ import {
   flagRates,
   rankOrder,
   SCAN_DEFAULTS,
-  scanSets,
+  scanRounds,
   unionFlags,
   type DefenseName,
   type DistanceGemm,
   type Evaluation,
+  type FlagRates,
+  type ScanRound,
   type SetScan,
 } from '../defense/index.js';
 import { float, int, setupEngine } from './options.js';
@@ -49,6 +51,37 @@ interface ScanFlags {
   threads?: number;
   linkage: 'single' | 'average';
   figures: boolean;
+  rounds: number;
+}
+
+/** What `--rounds` removed: each round's counts and, against a manifest, the rates of the whole removal. */
+interface RoundsResult {
+  rounds: { round: number; scanned: number; flagged: number; poisons_flagged?: number }[];
+  removed: number;
+  evaluation: FlagRates | null;
+}
+
+function roundsResult(
+  rounds: ScanRound[],
+  n: number,
+  truth: Uint8Array | null,
+): { csv: string[]; result: RoundsResult } {
+  const removedIn = new Int32Array(n);
+  for (const r of rounds) for (const i of r.removed) removedIn[i] = r.round;
+  const removed = Uint8Array.from(removedIn, (r) => (r > 0 ? 1 : 0));
+  return {
+    csv: Array.from(removedIn, (r, i) => `${i},${r}`),
+    result: {
+      rounds: rounds.map((r) => ({
+        round: r.round,
+        scanned: r.scanned.length,
+        flagged: r.removed.length,
+        ...(truth ? { poisons_flagged: r.removed.filter((i) => truth[i]).length } : {}),
+      })),
+      removed: removed.reduce((a, b) => a + b, 0),
+      evaluation: truth ? flagRates(removed, truth) : null,
+    },
+  };
 }
 
 /** Writes Figure 7 and, when the images are at hand, Figure 8 into `dir`; returns the file names. */
@@ -136,6 +169,8 @@ interface MethodResult {
   /** The CPU product behind the nearest-neighbour distances (knn.ts: the faster on this CPU). */
   distance_product: DistanceGemm;
   figures?: string[];
+  /** With --rounds > 1 and one detector: what the rounds removed. */
+  rounds?: RoundsResult;
 }
 
 /** A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180). */
@@ -237,6 +272,12 @@ export function registerScan(program: Command): void {
       '--out <dir>',
       'new folder: scores.csv and scan.json (several detectors: a folder each and flags.csv)',
     )
+    .option(
+      '--rounds <k>',
+      'remove what is flagged and scan what is left again, up to k rounds or until a round flags nothing (pixel detectors); rounds.csv gives the round that removed each example',
+      int(1),
+      1,
+    )
     .option('--json', 'print one JSON object', false)
     .option('--threads <n>', 'libtorch threads', int(1))
     .option(
@@ -318,7 +359,7 @@ export function registerScan(program: Command): void {
       // The ground truth is checked against the scanned size before the (possibly long) scan.
       const scannedN = set ? set.n : features ? features.data.length / features.dim : (log?.shape[1] ?? 0);
       const truth = manifest && f.manifest ? groundTruth(manifest, f.manifest, scannedN, f.poisonOffset) : null;
-      const scans = scanSets(
+      const rounds = scanRounds(
         methods.map((method) => ({
           method,
           k: f.k,
@@ -331,8 +372,12 @@ export function registerScan(program: Command): void {
           threshold: f.threshold ?? null,
         })),
         { set, log, features },
+        f.rounds,
       );
+      const scans = rounds[0].scans;
       const reports = scans.map((scan) => methodReport(scan, truth, set?.files));
+      const removal = f.rounds > 1 ? roundsResult(rounds, scannedN, truth) : null;
+      if (removal && scans.length === 1) reports[0].result.rounds = removal.result;
       const single = scans.length === 1;
       const union = unionFlags(
         scans.map((scan) => scan.flags),
@@ -346,6 +391,7 @@ export function registerScan(program: Command): void {
             flagged: union.reduce((a, b) => a + b, 0),
             by_method: Object.fromEntries(reports.map((r) => [r.result.method, r.result])),
             evaluation: truth ? flagRates(union, truth) : null,
+            ...(removal ? { rounds: removal.result } : {}),
           };
       await writeDirAtomic(f.out, async (tmp) => {
         for (const [i, scan] of scans.entries()) {
@@ -354,6 +400,11 @@ export function registerScan(program: Command): void {
           writeFileSync(join(dir, 'scores.csv'), reports[i].csv + '\n');
           if (f.figures) reports[i].result.figures = await writeScanFigures(dir, scan, truth, set);
           writeFileSync(join(dir, 'scan.json'), JSON.stringify(reports[i].result, null, 2) + '\n');
+        }
+        if (removal) {
+          const files = set?.files;
+          const rows = removal.csv.map((row, i) => (files ? `${row},${csvField(files[i])}` : row));
+          writeFileSync(join(tmp, 'rounds.csv'), [`index,round${files ? ',file' : ''}`, ...rows].join('\n') + '\n');
         }
         if (summary) {
           const files = set?.files;
@@ -383,6 +434,14 @@ export function registerScan(program: Command): void {
               `AUROC ${ev.auroc.toFixed(4)}, poison ranks ${ev.poisonRanks.slice(0, 10).join(' ')}${ev.poisonRanks.length > 10 ? ' …' : ''}`,
           );
         }
+      }
+      if (removal) {
+        const r = removal.result;
+        const ev = r.evaluation;
+        const against = ev ? `; TPR ${(100 * ev.tpr).toFixed(1)}%, FPR ${(100 * ev.fpr).toFixed(2)}%` : '';
+        console.log(
+          `rounds: removed ${r.removed} of ${scannedN} in ${r.rounds.length} (${r.rounds.map((x) => x.flagged).join(' + ')})${against} -> ${join(f.out, 'rounds.csv')}`,
+        );
       }
       if (summary) {
         const ev = summary.evaluation;

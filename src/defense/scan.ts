@@ -1,7 +1,7 @@
 // One detector over one unlabeled set, as `semipoison scan`, a trial's defense and the demo all run
 // it: score every example (pixels, or the prediction log for the training-dynamics score), flag by
 // the chosen rule, and keep the space the score lives in for looking up neighbours (Figure 8).
-import { imagesToUnit, type ImageSet } from '../data/index.js';
+import { imagesToUnit, subset, type ImageSet } from '../data/index.js';
 import type { Tensor } from '../tensor/index.js';
 import { tensor, tidy } from '../tensor/index.js';
 import { clusterScores } from './cluster.js';
@@ -188,4 +188,67 @@ export function scanSet(s: ScanSettings, input: ScanInput): SetScan {
             thresholdFlags(scores, 'high', Math.max(largestCluster, 3), 'the largest cluster (3 or more examples)')
           : autoFlags(scores, direction, s.z);
   return { method: s.method, scores, flags, space };
+}
+
+export interface ScanRound {
+  round: number;
+  /** The examples this round scanned (indices into the whole set), in order: what earlier rounds left. */
+  scanned: number[];
+  /** Each detector's scan of those examples (its scores and flags follow `scanned`). */
+  scans: SetScan[];
+  /** The examples any detector flagged this round (indices into the whole set), removed before the next. */
+  removed: number[];
+}
+
+/** The input restricted to some of its examples (a fresh neighbour graph is computed for them). */
+function restrict(input: ScanInput, keep: number[]): ScanInput {
+  const features = input.features;
+  return {
+    set: input.set ? subset(input.set, keep) : null,
+    log: null,
+    features: features
+      ? {
+          dim: features.dim,
+          data: Float32Array.from({ length: keep.length * features.dim }, (_, t) => {
+            const row = keep[Math.floor(t / features.dim)];
+            return features.data[row * features.dim + (t % features.dim)];
+          }),
+        }
+      : null,
+  };
+}
+
+/** The fewest examples a further round scans. */
+const MIN_ROUND_SIZE = 16;
+
+/**
+ * Scans, removes what any detector flags, and scans what is left again: up to `rounds` rounds, or
+ * until a round flags nothing or too little is left to scan (the paper's "multiple rounds of this
+ * procedure", section 5.3; a bridge whose points were jittered off their segments loses a few more
+ * each round once its collinear points are gone). Pixel detectors only: the dynamics detector's log
+ * belongs to a run trained on the whole set, and a further round needs a run trained without the
+ * removed examples (an experiment's `defenseRounds` trains one).
+ */
+export function scanRounds(settings: ScanSettings[], input: ScanInput, rounds: number): ScanRound[] {
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds must be an integer >= 1, got ${rounds}`);
+  const logged = settings.find((s) => DEFENSES[s.method].needsLog);
+  if (rounds > 1 && logged) {
+    throw new Error(
+      `${logged.method}: a further round needs the prediction log of a run trained without the removed examples; ` +
+        'scan one round, or run the rounds in an experiment (defenseRounds)',
+    );
+  }
+  const n = input.log && !input.set && !input.features ? input.log.shape[1] : pointCount(input);
+  let kept = Array.from({ length: n }, (_, i) => i);
+  const out: ScanRound[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const scans = scanSets(settings, round === 1 ? input : restrict(input, kept));
+    const removed = kept.filter((_, j) => scans.some((s) => s.flags.flagged[j]));
+    out.push({ round, scanned: kept, scans, removed });
+    const gone = new Set(removed);
+    kept = kept.filter((i) => !gone.has(i));
+    // The collinearity test needs a few neighbours of each point; stop before a set too small for it.
+    if (removed.length === 0 || kept.length < MIN_ROUND_SIZE) break;
+  }
+  return out;
 }

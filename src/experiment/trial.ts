@@ -487,7 +487,7 @@ async function defend(
   };
   for (let round = 1; round <= c.defenseRounds; round++) {
     const scanned = round === 1 ? poisonedSet : subset(poisonedSet, keep);
-    if (!existsSync(log)) {
+    if (needsLog && !existsSync(log)) {
       throw new Error(`defense round ${round}: ${log} is missing; the retrained run before it logged no predictions`);
     }
     const [scan] = scanUnlabeled([settings], scanned, log, keep.filter((i) => i < cleanN).length);

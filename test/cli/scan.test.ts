@@ -181,6 +181,60 @@ describe('semipoison scan', () => {
     expect(JSON.parse(pixelsOnly.out).methods).toEqual(['collinear', 'cluster', 'duplicates']);
   });
 
+  it('removes and rescans in rounds with --rounds, naming the round that removed each example', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-rounds-'));
+    writeLog(join(dir, 'log.npy'));
+    writeManifest(join(dir, 'manifest.json'));
+    const rnd = seededRandom(5);
+    writeNpy(join(dir, 'set.npy'), {
+      dtype: 'uint8',
+      shape: [72, 8, 8],
+      data: Uint8Array.from({ length: 72 * 64 }, () => Math.floor(rnd() * 256)),
+    });
+    const base = [join(dir, 'set.npy'), '--method', 'duplicates', '--flag-count', '4'];
+    const manifest = ['--manifest', join(dir, 'manifest.json')];
+    const r = run([...base, ...manifest, '--rounds', '3', '--out', join(dir, 'rounds'), '--json']);
+    expect(r.code, r.err).toBe(0);
+    const result = JSON.parse(r.out);
+    expect(result.flagged).toBe(4); // the first round's scan, as without --rounds
+    expect(result.rounds.rounds.map((x: { scanned: number; flagged: number }) => [x.scanned, x.flagged])).toEqual([
+      [72, 4],
+      [68, 4],
+      [64, 4],
+    ]);
+    expect(result.rounds.removed).toBe(12);
+    const rows = readFileSync(join(dir, 'rounds', 'rounds.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(rows[0]).toBe('index,round');
+    const byRound = [0, 1, 2, 3].map((k) => rows.slice(1).filter((l) => l.endsWith(`,${k}`)).length);
+    expect(byRound).toEqual([60, 4, 4, 4]);
+    // Round 1 removed exactly what the single scan flags; the rates count all twelve removed.
+    const single = run([...base, '--out', join(dir, 'single')]);
+    expect(single.code, single.err).toBe(0);
+    const flagged = readFileSync(join(dir, 'single', 'scores.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .filter((l) => l.split(',')[2] === '1')
+      .map((l) => l.split(',')[0]);
+    expect(flagged.map((i) => rows[Number(i) + 1])).toEqual(flagged.map((i) => `${i},1`));
+    const poisonsRemoved = rows.slice(61).filter((l) => !l.endsWith(',0')).length;
+    expect(result.rounds.evaluation.truePositives).toBe(poisonsRemoved);
+    expect(result.rounds.evaluation.falsePositives).toBe(12 - poisonsRemoved);
+    // Text output names the rounds.
+    const text = run([...base, '--rounds', '2', '--out', join(dir, 'text')]);
+    expect(text.out).toMatch(/rounds: removed 8 of 72 in 2 \(4 \+ 4\)/);
+    // The dynamics detector's further rounds need retrained runs: refused, and nothing is written.
+    const dyn = run(['--predictions', join(dir, 'log.npy'), '--rounds', '2', '--k', '2', '--out', join(dir, 'dyn')]);
+    expect(dyn.code).not.toBe(0);
+    expect(dyn.err).toMatch(/dynamics: a further round needs the prediction log of a run trained without/);
+    expect(existsSync(join(dir, 'dyn'))).toBe(false);
+    const zero = run([...base, '--rounds', '0', '--out', join(dir, 'zero')]);
+    expect(zero.code).not.toBe(0);
+    expect(existsSync(join(dir, 'zero'))).toBe(false);
+  });
+
   it('measures the pixel detectors in a given feature space, or in a trained model’s embedding', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scan-features-'));
     // 60 spread-out points in 16-D and a tight clump of 12: clustering must find the clump.

@@ -12,11 +12,12 @@ import {
   knn,
   neighbourGraph,
   SCAN_DEFAULTS,
+  scanRounds,
   scanSet,
   scanSets,
   unionFlags,
 } from '../../src/defense/index.js';
-import { imagesToUnit, type ImageSet } from '../../src/data/index.js';
+import { imagesToUnit, subset, type ImageSet } from '../../src/data/index.js';
 import { tensor, tidy } from '../../src/tensor/index.js';
 import { seededRandom } from '../../src/util/random.js';
 
@@ -124,6 +125,46 @@ describe('several detectors over one set', () => {
     });
     // The bridge is found by each pixel detector.
     for (const scan of together.slice(0, 2)) expect(scan.flags.flagged.slice(200).every((f) => f === 1)).toBe(true);
+  });
+
+  it('scans what each round left again, until a round flags nothing', () => {
+    const set = bridgeSet();
+    const settings = [{ ...SCAN_DEFAULTS, method: 'duplicates' as const, count: 5 }];
+    const rounds = scanRounds(settings, { set }, 3);
+    expect(rounds.map((r) => [r.round, r.scanned.length, r.removed.length])).toEqual([
+      [1, 240, 5],
+      [2, 235, 5],
+      [3, 230, 5],
+    ]);
+    // Each round is the detector on exactly what the rounds before it left, mapped back to the set.
+    for (const r of rounds) {
+      const direct = scanSet(settings[0], { set: subset(set, r.scanned) });
+      expect(r.removed).toEqual(r.scanned.filter((_, j) => direct.flags.flagged[j]));
+      expect(Array.from(r.scans[0].scores)).toEqual(Array.from(direct.scores));
+    }
+    expect(new Set(rounds.flatMap((r) => r.removed)).size).toBe(15);
+    // The same rounds in a given feature space (here the pixels themselves, as floats).
+    const pixels = tidy(() => imagesToUnit(set).flatten(1).data() as Float32Array);
+    const inFeatures = scanRounds(settings, { features: { data: pixels, dim: 64 } }, 3);
+    expect(inFeatures.map((r) => r.removed)).toEqual(rounds.map((r) => r.removed));
+    // The automatic rule: the linear bridge is collinear all along, so one round takes it and the
+    // second flags nothing and ends the rounds.
+    const auto = scanRounds([{ ...SCAN_DEFAULTS, method: 'collinear' }], { set }, 5);
+    expect(auto.at(-1)!.removed).toEqual([]);
+    expect(auto[0].removed.filter((i) => i >= 200)).toHaveLength(40);
+    expect(auto.length).toBeLessThan(5);
+  });
+
+  it('refuses further rounds of the dynamics detector and rounds that are not a count', () => {
+    const log = { data: new Float32Array(3 * 8 * 2).fill(0.5), shape: [3, 8, 2], dtype: 'float32' };
+    const dyn = [{ ...SCAN_DEFAULTS, method: 'dynamics' as const }];
+    expect(() => scanRounds(dyn, { log }, 2)).toThrow(
+      /dynamics: a further round needs the prediction log of a run trained without/,
+    );
+    expect(scanRounds(dyn, { log }, 1)).toHaveLength(1);
+    expect(() => scanRounds([{ ...SCAN_DEFAULTS, method: 'duplicates' }], { set: bridgeSet() }, 0)).toThrow(
+      /rounds must be an integer >= 1, got 0/,
+    );
   });
 
   it('passes the merge threshold, its relative factor and the graph k to the clustering', () => {
