@@ -1,9 +1,11 @@
 // One attack trial, end to end: split → choose x*, y*, x′ → craft → train the victim clean and
 // poisoned (same seed) → judge the target and the bridge → optionally scan the poisoned unlabeled
-// set with a detector, remove what it flags, retrain and judge again. Every training run is a
-// resumable folder keyed by a hash of what determines it: clean runs (split and training options)
-// under clean/, poisoned runs (the same plus the attack) under poisoned/, so trials that share them
-// share one run; the trial's own folder holds its config, poisons, defended run and result.
+// set with a detector, remove what it flags (in one or more rounds), retrain and judge again, and
+// compare the clean accuracy of unpoisoned and defended victims over training seeds. Every
+// training run is a resumable folder keyed by a hash of what determines it: clean runs (split and
+// training options) under clean/, poisoned runs (the same plus the attack) under poisoned/, so
+// trials that share them share one run; the trial's own folder holds its config, poisons, defended
+// runs and result.
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { craftPoisons, isVariantName, nonLabeledTrainingImages, writeCrafted, type Crafted } from '../attack/index.js';
