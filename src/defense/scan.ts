@@ -218,8 +218,8 @@ function restrict(input: ScanInput, keep: number[]): ScanInput {
   };
 }
 
-/** The fewest examples a further round scans. */
-const MIN_ROUND_SIZE = 16;
+/** The fewest examples a further round scans (the collinearity test needs a few neighbours of each). */
+export const MIN_ROUND_SIZE = 16;
 
 /**
  * Scans, removes what any detector flags, and scans what is left again: up to `rounds` rounds, or
@@ -247,7 +247,6 @@ export function scanRounds(settings: ScanSettings[], input: ScanInput, rounds: n
     out.push({ round, scanned: kept, scans, removed });
     const gone = new Set(removed);
     kept = kept.filter((i) => !gone.has(i));
-    // The collinearity test needs a few neighbours of each point; stop before a set too small for it.
     if (removed.length === 0 || kept.length < MIN_ROUND_SIZE) break;
   }
   return out;

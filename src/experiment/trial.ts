@@ -19,7 +19,15 @@ import {
   type ImageSet,
   type Split,
 } from '../data/index.js';
-import { DEFENSES, flagRates, SCAN_DEFAULTS, unionFlags, type DefenseName, type Evaluation } from '../defense/index.js';
+import {
+  DEFENSES,
+  flagRates,
+  MIN_ROUND_SIZE,
+  SCAN_DEFAULTS,
+  unionFlags,
+  type DefenseName,
+  type Evaluation,
+} from '../defense/index.js';
 import type { StepInfo, TrainOptions } from '../ssl/index.js';
 import { checkDevice, setFlushDenormal, setNumThreads, type Device } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -510,6 +518,7 @@ async function defend(
       run = await retrainAfter(round);
       log = join(run.dir, 'predictions.npy');
     }
+    if (keep.length < MIN_ROUND_SIZE) break;
   }
   // The pixel detectors' rounds need no training: one victim is retrained on what they left.
   if (!needsLog && keep.length < poisonedSet.n) run = await retrainAfter(1);
