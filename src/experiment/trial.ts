@@ -347,17 +347,11 @@ function trainKept(
   );
 }
 
-/** trainKept under the run's lock. */
-async function retrain(
-  d: DefenseInput,
-  poisonedSet: ImageSet,
-  keep: number[],
-  run: VictimRun,
-  opts: RetrainOptions,
-): Promise<RunOutcome> {
-  const lock = await lockRun(run.dir);
+/** Runs `fn` holding the lock of the run folder `dir`. */
+async function withRunLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await lockRun(dir);
   try {
-    return await trainKept(d, poisonedSet, keep, run, opts);
+    return await fn();
   } finally {
     lock.release();
   }
@@ -390,12 +384,14 @@ export async function defendWith(
   const keep = Array.from({ length: poisonedSet.n }, (_, i) => i).filter((i) => !flagged[i]);
   const run =
     keep.length < poisonedSet.n
-      ? await retrain(
-          d,
-          poisonedSet,
-          keep,
-          { dir, key: configHash({ ...runKey, options: d.options, keep }) },
-          { onStep },
+      ? await withRunLock(dir, () =>
+          trainKept(
+            d,
+            poisonedSet,
+            keep,
+            { dir, key: configHash({ ...runKey, options: d.options, keep }) },
+            { onStep },
+          ),
         )
       : null;
   const after = run ?? d.ev.poisoned;
@@ -484,15 +480,17 @@ async function defend(
   const retrainAfter = async (round: number): Promise<RunOutcome> => {
     const dir = join(d.dir, round === 1 ? 'defended' : `defended-round${round}`);
     const key = configHash({ trial, options: d.options, keep });
-    return retrain(
-      d,
-      poisonedSet,
-      keep,
-      { dir, key },
-      {
-        predictionLog: needsLog && c.defenseRounds > 1,
-        onStep: (s) => onRun(round - 1, runs, s),
-      },
+    return withRunLock(dir, () =>
+      trainKept(
+        d,
+        poisonedSet,
+        keep,
+        { dir, key },
+        {
+          predictionLog: needsLog && c.defenseRounds > 1,
+          onStep: (s) => onRun(round - 1, runs, s),
+        },
+      ),
     );
   };
   for (let round = 1; round <= c.defenseRounds; round++) {
