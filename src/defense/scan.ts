@@ -203,19 +203,13 @@ export interface ScanRound {
 /** The input restricted to some of its examples (a fresh neighbour graph is computed for them). */
 function restrict(input: ScanInput, keep: number[]): ScanInput {
   const features = input.features;
-  return {
-    set: input.set ? subset(input.set, keep) : null,
-    log: null,
-    features: features
-      ? {
-          dim: features.dim,
-          data: Float32Array.from({ length: keep.length * features.dim }, (_, t) => {
-            const row = keep[Math.floor(t / features.dim)];
-            return features.data[row * features.dim + (t % features.dim)];
-          }),
-        }
-      : null,
-  };
+  let kept: { data: Float32Array; dim: number } | null = null;
+  if (features) {
+    const { data, dim } = features;
+    kept = { data: new Float32Array(keep.length * dim), dim };
+    keep.forEach((row, j) => kept!.data.set(data.subarray(row * dim, (row + 1) * dim), j * dim));
+  }
+  return { set: input.set ? subset(input.set, keep) : null, log: null, features: kept };
 }
 
 /** The fewest examples a further round scans (the collinearity test needs a few neighbours of each). */

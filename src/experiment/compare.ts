@@ -35,7 +35,11 @@ function summary(values: number[]): AccuracySummary {
   return { mean, sd: Math.sqrt(ss / (values.length - 1)) };
 }
 
-/** Compares paired-by-seed clean and defended accuracies (fractions in [0, 1]). */
+/**
+ * Compares the clean and defended accuracies of the same training seeds (fractions in [0, 1]) as
+ * two independent samples: a seed's two runs are not paired, since removing examples changes the
+ * data order and the runs diverge from the first step.
+ */
 export function accuracyCost(clean: number[], defended: number[], margin = 0.01): AccuracyCost {
   if (clean.length === 0 || clean.length !== defended.length) {
     throw new Error(`accuracy cost: ${clean.length} clean and ${defended.length} defended accuracies`);

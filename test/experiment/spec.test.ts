@@ -48,6 +48,8 @@ describe('spec validation', () => {
     ['a bad density', 'density: [1.5-x, "sqrt("]\n', 1, 'density', /density/],
     ['both ratio and count', 'steps: 5\nratio: 0.01\ncount: 10\n', 3, 'count', /either ratio or count/],
     ['a seed axis with trials', 'trials: 2\nseed: [1, 2]\n', 2, 'seed', /one seed with trials/],
+    ['no training seed to compare', 'defense: collinear\nretrainSeeds: 0\n', 2, 'retrainSeeds', /must be >= 1/],
+    ['a fractional round count', 'defense: collinear\ndefenseRounds: 1.5\n', 2, 'defenseRounds', /must be integer/],
     ['bad YAML', 'labels: [1, 2\nsteps: 3\n', 2, null, /Flow sequence/],
   ])('reports %s with its line and field', (_what, text, line, field, message) => {
     const e = specError(text);
