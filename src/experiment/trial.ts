@@ -40,6 +40,7 @@ import { lockRun, tryLock, type RunLock } from './lock.js';
 import { prepareVariant } from './variants.js';
 import {
   evaluatePoisons,
+  trainClean,
   trainCleanVictim,
   trainVictim,
   type PoisonEvaluation,
@@ -536,14 +537,11 @@ async function defend(
       job(
         clean,
         (onStep) =>
-          trainVictim(
+          trainClean(
+            { labeled: d.split.labeled, unlabeled: d.split.unlabeled, test: d.test, targetIndex: d.target },
             options,
-            { labeled: d.split.labeled, unlabeled: d.split.unlabeled, test: d.test },
-            d.target,
             clean,
-            {
-              onStep,
-            },
+            (_, s) => onStep(s),
           ),
         trainRounds + 2 * i,
       ),

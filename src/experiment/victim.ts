@@ -178,18 +178,22 @@ async function trainCleanLocked(
   onStep?: StepListener,
 ): Promise<RunOutcome> {
   try {
-    return await trainVictim(
-      options,
-      { labeled: v.labeled, unlabeled: v.unlabeled, test: v.test },
-      v.targetIndex,
-      run,
-      {
-        onStep: (s) => onStep?.('clean', s),
-      },
-    );
+    return await trainClean(v, options, run, onStep);
   } finally {
     lock.release();
   }
+}
+
+/** Trains (or reuses) the clean run of a victim, without its poisons; the caller holds the run's lock. */
+export function trainClean(
+  v: Pick<PoisonedVictim, 'labeled' | 'unlabeled' | 'test' | 'targetIndex'>,
+  options: Partial<TrainOptions>,
+  run: VictimRun,
+  onStep?: StepListener,
+): Promise<RunOutcome> {
+  return trainVictim(options, { labeled: v.labeled, unlabeled: v.unlabeled, test: v.test }, v.targetIndex, run, {
+    onStep: (s) => onStep?.('clean', s),
+  });
 }
 
 export interface EvaluateOptions {

@@ -25,7 +25,8 @@ import {
 } from '../../src/experiment/index.js';
 import { tempDir, TINY } from './helpers.js';
 
-// What each victim run was trained on, by run folder: the defense test checks the retrained set.
+// What each victim run trained from trial.ts was trained on, by run folder: the defense tests check
+// the retrained and the further seeds' sets.
 const trained = vi.hoisted(() => new Map<string, ImageSet | null>());
 const trainedSeed = vi.hoisted(() => new Map<string, number | undefined>());
 vi.mock('../../src/experiment/victim.js', async (importOriginal) => {
@@ -36,6 +37,11 @@ vi.mock('../../src/experiment/victim.js', async (importOriginal) => {
       trained.set(args[3].dir, args[1].unlabeled);
       trainedSeed.set(args[3].dir, args[0].seed);
       return victim.trainVictim(...args);
+    },
+    trainClean: (...args: Parameters<typeof victim.trainClean>) => {
+      trained.set(args[2].dir, args[0].unlabeled);
+      trainedSeed.set(args[2].dir, args[1].seed);
+      return victim.trainClean(...args);
     },
   };
 });
